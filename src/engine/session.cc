@@ -1,0 +1,478 @@
+#include "engine/session.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "engine/engine.h"
+#include "pipe/device_caps.h"
+#include "pipe/doorbell.h"
+#include "pipe/unix_msg.h"
+#include "transport/qp.h"
+
+namespace flexins::engine {
+namespace {
+
+using pipe::DeviceCaps;
+
+constexpr uint32_t kAccessKnown = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ |
+                                  IBV_ACCESS_REMOTE_ATOMIC | IBV_ACCESS_MW_BIND | IBV_ACCESS_ZERO_BASED |
+                                  IBV_ACCESS_ON_DEMAND | IBV_ACCESS_HUGETLB | IBV_ACCESS_RELAXED_ORDERING;
+
+}  // namespace
+
+Session::Session(Engine& engine, int sock) : engine_(engine), sock_(sock), id_(engine.next_session_id()) {}
+
+Session::~Session() {
+  // Reclaim everything, QPs first: they point at CQs, MRs and the shm.
+  while (!qps_.empty()) destroy_qp_now(qps_.begin()->first);
+  while (!mrs_.empty()) destroy_mr_now(mrs_.begin()->first);
+  if (opened_) {
+    for (uint32_t w = 0; w < engine_.num_workers(); ++w)
+      engine_.worker(w).call([&, w] { engine_.worker(w).remove_context(id_); });
+  }
+  cqs_.clear();
+  for (auto& [h, fd] : channels_) close(fd);
+  if (async_fd_ >= 0) close(async_fd_);
+  if (async_peer_fd_ >= 0) close(async_peer_fd_);
+  close(sock_);
+}
+
+template <class T>
+bool Session::body_as(std::span<const uint8_t> body, T& out) {
+  if (body.size() != sizeof(T)) return false;
+  std::memcpy(&out, body.data(), sizeof(T));
+  return true;
+}
+
+bool Session::serve() {
+  alignas(8) uint8_t buf[pipe::kMaxMsg];
+  int fds[pipe::kMaxFdsPerMsg];
+  size_t nfds = 0;
+  ssize_t n = pipe::recv_msg(sock_, buf, sizeof buf, fds, &nfds, MSG_DONTWAIT);
+  if (n == -EAGAIN) return true;
+  if (n <= 0 || size_t(n) < sizeof(pipe::CtlRequest)) {
+    for (size_t i = 0; i < nfds; ++i) close(fds[i]);
+    return false;  // EOF, error, or garbage: drop the connection
+  }
+  pipe::CtlRequest req;
+  std::memcpy(&req, buf, sizeof req);
+  Reply r;
+  std::span<const uint8_t> body(buf + sizeof req, size_t(n) - sizeof req);
+  if (req.size != body.size()) {
+    r.status = EINVAL;
+  } else {
+    dispatch(req.op, body, std::span<const int>(fds, nfds), r);
+  }
+  for (size_t i = 0; i < nfds; ++i) close(fds[i]);  // handlers dup what they keep
+
+  std::vector<uint8_t> out(sizeof(pipe::CtlReply) + r.body.size());
+  pipe::CtlReply hdr{r.status, uint32_t(r.body.size())};
+  std::memcpy(out.data(), &hdr, sizeof hdr);
+  if (!r.body.empty()) std::memcpy(out.data() + sizeof hdr, r.body.data(), r.body.size());
+  return pipe::send_msg(sock_, out.data(), out.size(), r.fds) == 0;
+}
+
+void Session::dispatch(uint32_t op, std::span<const uint8_t> body, std::span<const int> fds, Reply& r) {
+  using pipe::CtlOp;
+  const auto o = CtlOp(op);
+  if (o == CtlOp::kStats) {
+    std::string json = engine_.stats_json();
+    r.body.assign(json.begin(), json.end());
+    return;
+  }
+  if (o == CtlOp::kOpen) return open(body, r);
+  if (!opened_) {
+    r.status = EPERM;
+    return;
+  }
+  switch (o) {
+    case CtlOp::kAllocPd: return alloc_pd(r);
+    case CtlOp::kDeallocPd: return dealloc_pd(body, r);
+    case CtlOp::kRegMr: return reg_mr(body, fds, r);
+    case CtlOp::kDeregMr: return dereg_mr(body, r);
+    case CtlOp::kCreateCompChannel: return create_channel(fds, r);
+    case CtlOp::kDestroyCompChannel: return destroy_channel(body, r);
+    case CtlOp::kCreateCq: return create_cq(body, r);
+    case CtlOp::kDestroyCq: return destroy_cq(body, r);
+    case CtlOp::kCreateQp: return create_qp(body, r);
+    case CtlOp::kModifyQp: return modify_qp(body, r);
+    case CtlOp::kQueryQp: return query_qp(body, r);
+    case CtlOp::kDestroyQp: return destroy_qp(body, r);
+    default: r.status = EOPNOTSUPP; return;  // SRQ, AH: not yet
+  }
+}
+
+// ---------------------------------------------------------------------- open
+
+void Session::open(std::span<const uint8_t> body, Reply& r) {
+  pipe::OpenRequest req;
+  if (opened_ || !body_as(body, req) || req.version != pipe::kControlVersion) {
+    r.status = opened_ ? EBUSY : EPROTO;
+    return;
+  }
+  try {
+    shm_ = std::make_unique<ShmArena>("flexins-ctx", pipe::kCtxShmSize);
+  } catch (const std::exception&) {
+    r.status = ENOMEM;
+    return;
+  }
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    r.status = errno;
+    return;
+  }
+  async_fd_ = sv[0];
+  async_peer_fd_ = sv[1];
+
+  uint64_t hdr_off = shm_->alloc(sizeof(pipe::CtxShmHeader));  // offset 0
+  auto* hdr = shm_->at<pipe::CtxShmHeader>(hdr_off);
+  hdr->magic = pipe::kCtxShmMagic;
+  hdr->version = pipe::kPipeVersion;
+  hdr->num_workers = engine_.num_workers();
+  hdr->shm_size = shm_->size();
+  ctx_.id = id_;
+  ctx_.async_fd = async_fd_;
+  for (uint32_t w = 0; w < engine_.num_workers(); ++w) {
+    uint64_t off = shm_->alloc(sizeof(pipe::DoorbellFifo));
+    hdr->doorbell_offset[w] = off;
+    auto* fifo = shm_->at<pipe::DoorbellFifo>(off);
+    pipe::doorbell_fifo_init(*fifo);
+    WorkerContext wc = ctx_;
+    wc.fifo = fifo;
+    engine_.worker(w).call([&, w, wc] { engine_.worker(w).add_context(wc); });
+  }
+  opened_ = true;
+
+  pipe::OpenReply rep{};
+  rep.num_workers = engine_.num_workers();
+  rep.ipv4 = engine_.ip_be();
+  rep.gid[10] = 0xff;
+  rep.gid[11] = 0xff;
+  std::memcpy(rep.gid + 12, &rep.ipv4, 4);
+  // A locally administered EUI-64 from the address: stable and unique per engine.
+  const auto* ip = reinterpret_cast<const uint8_t*>(&rep.ipv4);
+  rep.node_guid = 0x02'00'00'ff'fe'00'00'00ull | uint64_t(ip[0]) << 40 | uint64_t(ip[1]) << 16 |
+                  uint64_t(ip[2]) << 8 | ip[3];
+  rep.active_mtu = engine_.active_mtu();
+  r.set(rep);
+  r.fds = {shm_->fd(), engine_.status_fd(), async_peer_fd_};
+  for (uint32_t w = 0; w < engine_.num_workers(); ++w) r.fds.push_back(engine_.worker(w).wake_fd());
+}
+
+// ------------------------------------------------------------------------ PD
+
+void Session::alloc_pd(Reply& r) {
+  if (pds_.size() >= DeviceCaps::kMaxPd) {
+    r.status = ENOMEM;
+    return;
+  }
+  uint32_t h = engine_.alloc_pd_handle();
+  pds_[h] = 0;
+  r.set(pipe::HandleReply{h, 0});
+}
+
+void Session::dealloc_pd(std::span<const uint8_t> body, Reply& r) {
+  pipe::HandleRequest req;
+  if (!body_as(body, req) || !pds_.count(req.handle)) {
+    r.status = EINVAL;
+    return;
+  }
+  if (pds_[req.handle] != 0) {  // ibv_dealloc_pd(3): EBUSY while in use
+    r.status = EBUSY;
+    return;
+  }
+  pds_.erase(req.handle);
+}
+
+// ------------------------------------------------------------------------ MR
+
+void Session::reg_mr(std::span<const uint8_t> body, std::span<const int> fds, Reply& r) {
+  pipe::RegMrRequest req;
+  if (!body_as(body, req) || !pds_.count(req.pd) || req.num_segments == 0 ||
+      req.num_segments > pipe::kMaxMrSegments || req.num_segments != fds.size() || req.length == 0 ||
+      req.addr < req.page_addr || (req.access & ~kAccessKnown)) {
+    r.status = EINVAL;
+    return;
+  }
+  // ibv_reg_mr(3): remote write or atomic access needs local write.
+  if ((req.access & (IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_ATOMIC)) && !(req.access & IBV_ACCESS_LOCAL_WRITE)) {
+    r.status = EINVAL;
+    return;
+  }
+  if (mrs_.size() >= DeviceCaps::kMaxMr) {
+    r.status = ENOMEM;
+    return;
+  }
+  Mr mr;
+  if (int e = mr.mapping.map(fds, std::span(req.segments, req.num_segments))) {
+    r.status = e;
+    return;
+  }
+  const uint64_t first = req.addr - req.page_addr;
+  if (first > mr.mapping.length() || req.length > mr.mapping.length() - first) {
+    r.status = EINVAL;
+    return;
+  }
+  uint32_t h = next_handle_++;
+  transport::MemoryRegion& m = mr.region;
+  m.handle = h;
+  m.lkey = engine_.alloc_key();
+  m.rkey = engine_.alloc_key();
+  m.pd = req.pd;
+  m.access = req.access;
+  m.iova = req.iova;
+  m.length = req.length;
+  m.base = mr.mapping.base() + first;
+  for (uint32_t w = 0; w < engine_.num_workers(); ++w) {
+    Worker& wk = engine_.worker(w);
+    wk.call([&wk, m] { wk.add_mr(m); });
+  }
+  ++pds_[req.pd];
+  r.set(pipe::RegMrReply{h, m.lkey, m.rkey, 0});
+  mrs_.emplace(h, std::move(mr));
+}
+
+void Session::destroy_mr_now(uint32_t handle) {
+  auto it = mrs_.find(handle);
+  const transport::MemoryRegion m = it->second.region;
+  for (uint32_t w = 0; w < engine_.num_workers(); ++w) {
+    Worker& wk = engine_.worker(w);
+    wk.call([&wk, m] { wk.remove_mr(m.lkey, m.rkey); });
+  }
+  engine_.free_key(m.lkey);
+  engine_.free_key(m.rkey);
+  --pds_[m.pd];
+  mrs_.erase(it);  // unmaps: no worker can reach it any more
+}
+
+void Session::dereg_mr(std::span<const uint8_t> body, Reply& r) {
+  pipe::HandleRequest req;
+  if (!body_as(body, req) || !mrs_.count(req.handle)) {
+    r.status = EINVAL;
+    return;
+  }
+  destroy_mr_now(req.handle);
+}
+
+// ---------------------------------------------------------------- channels
+
+void Session::create_channel(std::span<const int> fds, Reply& r) {
+  if (fds.size() != 1) {
+    r.status = EINVAL;
+    return;
+  }
+  int fd = fcntl(fds[0], F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) {
+    r.status = errno;
+    return;
+  }
+  uint32_t h = next_handle_++;
+  channels_[h] = fd;
+  channel_users_[h] = 0;
+  r.set(pipe::HandleReply{h, 0});
+}
+
+void Session::destroy_channel(std::span<const uint8_t> body, Reply& r) {
+  pipe::HandleRequest req;
+  if (!body_as(body, req) || !channels_.count(req.handle)) {
+    r.status = EINVAL;
+    return;
+  }
+  if (channel_users_[req.handle] != 0) {  // ibv_destroy_comp_channel(3)
+    r.status = EBUSY;
+    return;
+  }
+  close(channels_[req.handle]);
+  channels_.erase(req.handle);
+  channel_users_.erase(req.handle);
+}
+
+// ------------------------------------------------------------------------ CQ
+
+void Session::create_cq(std::span<const uint8_t> body, Reply& r) {
+  pipe::CreateCqRequest req;
+  if (!body_as(body, req) || req.cqe == 0 || req.cqe > DeviceCaps::kMaxCqe ||
+      (req.channel != pipe::kNoHandle && !channels_.count(req.channel))) {
+    r.status = EINVAL;
+    return;
+  }
+  if (cqs_.size() >= DeviceCaps::kMaxCq) {
+    r.status = ENOMEM;
+    return;
+  }
+  const uint32_t slots = pipe::ring_slots(req.cqe + 1);
+  uint64_t off = shm_->alloc(sizeof(pipe::CqShm));
+  uint64_t ring = off ? shm_->alloc(size_t(slots) * sizeof(pipe::Cqe)) : 0;
+  if (!ring) {
+    if (off) shm_->free(off);
+    r.status = ENOMEM;
+    return;
+  }
+  auto* cs = shm_->at<pipe::CqShm>(off);
+  cs->ring_offset = ring;
+  cs->slots = slots;
+  uint32_t h = next_handle_++;
+  int channel_fd = req.channel == pipe::kNoHandle ? -1 : channels_[req.channel];
+  Cq cq;
+  cq.cq = std::make_unique<EngineCq>(h, cs, shm_->at<pipe::Cqe>(ring), slots, channel_fd, async_fd_);
+  cq.shm_offset = off;
+  cq.channel = req.channel;
+  if (req.channel != pipe::kNoHandle) ++channel_users_[req.channel];
+  cqs_.emplace(h, std::move(cq));
+  r.set(pipe::CreateCqReply{h, slots, off});
+}
+
+void Session::destroy_cq(std::span<const uint8_t> body, Reply& r) {
+  pipe::HandleRequest req;
+  if (!body_as(body, req) || !cqs_.count(req.handle)) {
+    r.status = EINVAL;
+    return;
+  }
+  Cq& cq = cqs_[req.handle];
+  if (cq.users != 0) {  // ibv_destroy_cq(3): EBUSY while QPs use it
+    r.status = EBUSY;
+    return;
+  }
+  if (cq.channel != pipe::kNoHandle) --channel_users_[cq.channel];
+  auto* cs = shm_->at<pipe::CqShm>(cq.shm_offset);
+  shm_->free(cs->ring_offset);  // ring_offset is engine-written only
+  shm_->free(cq.shm_offset);
+  cqs_.erase(req.handle);
+}
+
+// ------------------------------------------------------------------------ QP
+
+void Session::create_qp(std::span<const uint8_t> body, Reply& r) {
+  pipe::CreateQpRequest req;
+  if (!body_as(body, req) || !pds_.count(req.pd) || !cqs_.count(req.send_cq) || !cqs_.count(req.recv_cq)) {
+    r.status = EINVAL;
+    return;
+  }
+  if (req.qp_type != IBV_QPT_RC || req.srq != pipe::kNoHandle) {
+    r.status = EOPNOTSUPP;  // UD, UC and SRQ come later
+    return;
+  }
+  ibv_qp_cap cap = req.cap;
+  if (cap.max_send_wr > DeviceCaps::kMaxQpWr || cap.max_recv_wr > DeviceCaps::kMaxQpWr ||
+      cap.max_send_sge > DeviceCaps::kMaxSge || cap.max_recv_sge > DeviceCaps::kMaxSge ||
+      cap.max_inline_data > DeviceCaps::kMaxInlineData) {
+    r.status = EINVAL;  // ibv_create_qp(3): caps beyond the device's
+    return;
+  }
+  if (qps_.size() >= pipe::kDoorbellCapacity) {
+    r.status = ENOMEM;
+    return;
+  }
+  cap.max_send_wr = pipe::ring_slots(std::max(cap.max_send_wr, 1u));
+  cap.max_recv_wr = pipe::ring_slots(std::max(cap.max_recv_wr, 1u));
+  cap.max_send_sge = std::max(cap.max_send_sge, 1u);
+  cap.max_recv_sge = std::max(cap.max_recv_sge, 1u);
+  const uint32_t sq_slot = pipe::send_slot_size(cap.max_send_sge, cap.max_inline_data);
+  const uint32_t rq_slot = pipe::recv_slot_size(cap.max_recv_sge);
+
+  Qp q;
+  q.shm_offset = shm_->alloc(sizeof(pipe::QpShm));
+  q.sq_offset = q.shm_offset ? shm_->alloc(size_t(cap.max_send_wr) * sq_slot) : 0;
+  q.rq_offset = q.sq_offset ? shm_->alloc(size_t(cap.max_recv_wr) * rq_slot) : 0;
+  if (!q.rq_offset) {
+    for (uint64_t off : {q.shm_offset, q.sq_offset})
+      if (off) shm_->free(off);
+    r.status = ENOMEM;
+    return;
+  }
+  q.pd = req.pd;
+  q.send_cq = req.send_cq;
+  q.recv_cq = req.recv_cq;
+
+  const uint32_t qpn = engine_.alloc_qpn();
+  Worker& wk = engine_.worker_for_qpn(qpn);
+  auto* qs = shm_->at<pipe::QpShm>(q.shm_offset);
+  qs->sq.ring_offset = q.sq_offset;
+  qs->sq.slots = cap.max_send_wr;
+  qs->sq.slot_size = sq_slot;
+  qs->rq.ring_offset = q.rq_offset;
+  qs->rq.slots = cap.max_recv_wr;
+  qs->rq.slot_size = rq_slot;
+  qs->state.store(IBV_QPS_RESET, std::memory_order_release);
+  qs->worker = qpn % engine_.num_workers();
+
+  transport::QpSetup setup;
+  setup.qpn = qpn;
+  setup.type = IBV_QPT_RC;
+  setup.pd = req.pd;
+  setup.sq_sig_all = req.sq_sig_all != 0;
+  setup.cap = cap;
+  setup.shm = qs;
+  setup.sq = pipe::WqConsumer(&qs->sq, shm_->at<uint8_t>(q.sq_offset), cap.max_send_wr, sq_slot);
+  setup.rq = pipe::WqConsumer(&qs->rq, shm_->at<uint8_t>(q.rq_offset), cap.max_recv_wr, rq_slot);
+  setup.send_cq = cqs_[req.send_cq].cq.get();
+  setup.recv_cq = cqs_[req.recv_cq].cq.get();
+  setup.local_ip = engine_.ip_be();
+  setup.src_port = engine_.src_port_for(qpn);
+  WorkerContext wc = ctx_;
+  wk.call([&wk, &setup, qs, wc] { wk.add_qp(std::make_unique<transport::Qp>(wk, setup), qs, wc); });
+
+  ++pds_[req.pd];
+  ++cqs_[req.send_cq].users;
+  ++cqs_[req.recv_cq].users;
+  qps_.emplace(qpn, q);
+  pipe::CreateQpReply rep{};
+  rep.qpn = qpn;
+  rep.cap = cap;
+  rep.shm_offset = q.shm_offset;
+  r.set(rep);
+}
+
+void Session::modify_qp(std::span<const uint8_t> body, Reply& r) {
+  pipe::ModifyQpRequest req;
+  if (!body_as(body, req) || !qps_.count(req.qpn)) {
+    r.status = EINVAL;
+    return;
+  }
+  Worker& wk = engine_.worker_for_qpn(req.qpn);
+  r.status = wk.call([&] { return wk.find_qp(req.qpn)->modify(req.attr, int(req.attr_mask)); });
+}
+
+void Session::query_qp(std::span<const uint8_t> body, Reply& r) {
+  pipe::QueryQpRequest req;
+  if (!body_as(body, req) || !qps_.count(req.qpn)) {
+    r.status = EINVAL;
+    return;
+  }
+  Worker& wk = engine_.worker_for_qpn(req.qpn);
+  pipe::QueryQpReply rep{};
+  wk.call([&] { wk.find_qp(req.qpn)->query(rep.attr, rep.init_attr); });
+  rep.init_attr.qp_context = nullptr;
+  rep.init_attr.send_cq = nullptr;
+  rep.init_attr.recv_cq = nullptr;
+  rep.init_attr.srq = nullptr;
+  r.set(rep);
+}
+
+void Session::destroy_qp_now(uint32_t qpn) {
+  auto it = qps_.find(qpn);
+  Worker& wk = engine_.worker_for_qpn(qpn);
+  wk.call([&wk, qpn] { wk.remove_qp(qpn); });
+  engine_.free_qpn(qpn);
+  const Qp& q = it->second;
+  --pds_[q.pd];
+  --cqs_[q.send_cq].users;
+  --cqs_[q.recv_cq].users;
+  for (uint64_t off : {q.rq_offset, q.sq_offset, q.shm_offset}) shm_->free(off);
+  qps_.erase(it);
+}
+
+void Session::destroy_qp(std::span<const uint8_t> body, Reply& r) {
+  pipe::HandleRequest req;
+  if (!body_as(body, req) || !qps_.count(req.handle)) {
+    r.status = EINVAL;
+    return;
+  }
+  destroy_qp_now(req.handle);
+}
+
+}  // namespace flexins::engine

@@ -1,0 +1,385 @@
+#include "engine/worker.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <system_error>
+
+#include "pipe/control_proto.h"
+#include "pipe/doorbell.h"
+#include "wire/icrc.h"
+#include "wire/opcodes.h"
+
+namespace flexins::engine {
+namespace {
+
+constexpr uint32_t kQpTxBudget = 32;  // packets per QP per pass: fairness
+constexpr uint32_t kIpDf = 0x4000;
+
+uint64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
+}
+
+bool fifo_nonempty(const pipe::DoorbellFifo& f) {
+  const auto& s = f.slots[f.head & (pipe::kDoorbellCapacity - 1)];
+  return s.seq.load(std::memory_order_acquire) == f.head + 1;
+}
+
+}  // namespace
+
+Worker::Worker(const WorkerConfig& cfg, io::Backend& backend, pipe::WorkerStatus& status)
+    : cfg_(cfg), backend_(backend), status_(status) {
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (wake_fd_ < 0 || epoll_fd_ < 0) throw std::system_error(errno, std::generic_category(), "worker fds");
+  for (int fd : {wake_fd_, backend_.rx_fd()}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0)
+      throw std::system_error(errno, std::generic_category(), "epoll_ctl");
+  }
+  rx_pool_.resize(size_t(kRxBurst) * kRxBufferBytes);
+  rx_descs_.resize(kRxBurst);
+  tx_slots_.resize(kTxBatch);
+  tx_batch_.resize(kTxBatch);
+  now_ = monotonic_ns();
+}
+
+Worker::~Worker() {
+  stop();
+  close(wake_fd_);
+  close(epoll_fd_);
+}
+
+void Worker::start() { thread_ = std::thread([this] { run(); }); }
+
+void Worker::stop() {
+  if (!thread_.joinable()) return;
+  stop_.store(true);
+  kick();
+  thread_.join();
+}
+
+void Worker::kick() {
+  uint64_t one = 1;
+  (void)!write(wake_fd_, &one, sizeof one);
+}
+
+void Worker::post(std::function<void()> fn) {
+  {
+    std::lock_guard lock(inbox_mu_);
+    inbox_.push_back(std::move(fn));
+  }
+  inbox_pending_.store(true, std::memory_order_release);
+  kick();
+}
+
+// ------------------------------------------------------------------ the loop
+
+void Worker::run() {
+  uint64_t last_work = monotonic_ns();
+  while (!stop_.load(std::memory_order_relaxed)) {
+    now_ = monotonic_ns();
+    bool work = rx_pass();
+    work |= inbox_pass();
+    work |= doorbell_pass();
+    work |= tx_pass();
+    work |= timer_pass();
+    flush_tx();
+    backend_.tick(now_);
+    if (work) {
+      last_work = now_;
+    } else if (now_ - last_work > cfg_.spin_ns) {
+      sleep_until_work();
+      last_work = monotonic_ns();
+    }
+  }
+  inbox_pass();  // nobody waits forever on a stopped worker
+}
+
+bool Worker::work_pending() const {
+  if (inbox_pending_.load(std::memory_order_acquire) || !active_.empty()) return true;
+  for (const WorkerContext& c : contexts_)
+    if (fifo_nonempty(*c.fifo)) return true;
+  return false;
+}
+
+void Worker::sleep_until_work() {
+  // Say we sleep, then look once more: a host that posted before seeing the
+  // flag left a doorbell we find here; one that posts after will kick us.
+  status_.sleeping.store(1, std::memory_order_seq_cst);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!work_pending() && !stop_.load()) {
+    timespec timeout{};
+    timespec* tp = nullptr;
+    if (!timers_.empty()) {
+      uint64_t now = monotonic_ns();
+      uint64_t wait = timers_.top().first > now ? timers_.top().first - now : 0;
+      timeout.tv_sec = time_t(wait / 1'000'000'000ull);
+      timeout.tv_nsec = long(wait % 1'000'000'000ull);
+      tp = &timeout;
+    }
+    epoll_event evs[2];
+    epoll_pwait2(epoll_fd_, evs, 2, tp, nullptr);
+  }
+  status_.sleeping.store(0, std::memory_order_seq_cst);
+  uint64_t drained;
+  (void)!read(wake_fd_, &drained, sizeof drained);
+}
+
+// ------------------------------------------------------------------ receive
+
+bool Worker::rx_pass() {
+  for (uint32_t i = 0; i < kRxBurst; ++i) {
+    rx_descs_[i].data = rx_pool_.data() + size_t(i) * kRxBufferBytes;
+    rx_descs_[i].capacity = kRxBufferBytes;
+  }
+  uint32_t n = backend_.rx_burst(rx_descs_);
+  for (uint32_t i = 0; i < n; ++i) handle_datagram(rx_descs_[i]);
+  return n > 0;
+}
+
+void Worker::handle_datagram(const io::RxDatagram& d) {
+  counters_.rx_packets.add();
+  counters_.rx_bytes.add(d.length);
+  if (d.truncated) {
+    counters_.rx_drop_malformed.add();
+    return;
+  }
+  if (d.dst_ip != 0 && d.dst_ip != cfg_.local_ip) {
+    counters_.rx_drop_misaddressed.add();
+    return;
+  }
+  std::span<const uint8_t> bytes(d.data, d.length);
+  wire::Packet pkt;
+  if (wire::parse(bytes, pkt) != wire::ParseError::kOk) {
+    counters_.rx_drop_malformed.add();
+    return;
+  }
+  if (cfg_.verify_icrc) {
+    wire::IcrcIpInfo ip;
+    ip.src_ip = d.src_ip;
+    ip.dst_ip = d.dst_ip != 0 ? d.dst_ip : cfg_.local_ip;
+    ip.src_port = d.src_port;
+    ip.dst_port = wire::kRoceV2Port;
+    ip.ip_id = 0;
+    ip.ip_flags_frag = kIpDf;
+    if (!wire::icrc_check(ip, bytes)) {
+      counters_.rx_drop_bad_icrc.add();
+      return;
+    }
+  }
+  if (wire::opcode_info(pkt.bth.opcode).transport == wire::Transport::kCnp) return;  // no CC yet
+  // IBA C9-42 (P_Key check): we serve the default partition only.
+  if ((pkt.bth.pkey & 0x7fff) != 0x7fff) {
+    counters_.rx_drop_misaddressed.add();
+    return;
+  }
+  auto it = qps_.find(pkt.bth.dest_qp);
+  if (it == qps_.end()) {
+    counters_.rx_drop_unknown_qp.add();
+    return;
+  }
+  transport::RxMeta meta{d.src_ip, d.src_port, d.ecn};
+  it->second.qp->on_packet(pkt, meta);
+  after_qp_call(it->first, it->second);
+}
+
+// ------------------------------------------------------------- control inbox
+
+bool Worker::inbox_pass() {
+  if (!inbox_pending_.load(std::memory_order_acquire)) return false;
+  std::vector<std::function<void()>> work;
+  {
+    std::lock_guard lock(inbox_mu_);
+    work.swap(inbox_);
+    inbox_pending_.store(false, std::memory_order_relaxed);
+  }
+  // Packets already built point into memory a command may unmap: send them.
+  flush_tx();
+  for (auto& fn : work) fn();
+  return true;
+}
+
+void Worker::add_context(const WorkerContext& ctx) { contexts_.push_back(ctx); }
+
+void Worker::remove_context(uint32_t id) {
+  std::erase_if(contexts_, [id](const WorkerContext& c) { return c.id == id; });
+}
+
+void Worker::add_qp(std::unique_ptr<transport::Qp> qp, pipe::QpShm* shm, const WorkerContext& ctx) {
+  uint32_t qpn = qp->qpn();
+  QpEntry e;
+  e.qp = std::move(qp);
+  e.shm = shm;
+  e.ctx_id = ctx.id;
+  e.async_fd = ctx.async_fd;
+  qps_.emplace(qpn, std::move(e));
+}
+
+transport::Qp* Worker::find_qp(uint32_t qpn) {
+  auto it = qps_.find(qpn);
+  return it == qps_.end() ? nullptr : it->second.qp.get();
+}
+
+void Worker::remove_qp(uint32_t qpn) {
+  qps_.erase(qpn);
+  std::erase(active_, qpn);  // timers for it are skipped when they pop
+}
+
+void Worker::add_mr(const transport::MemoryRegion& mr) {
+  mr_by_lkey_[mr.lkey] = mr;
+  mr_by_rkey_[mr.rkey] = mr;
+}
+
+void Worker::remove_mr(uint32_t lkey, uint32_t rkey) {
+  mr_by_lkey_.erase(lkey);
+  mr_by_rkey_.erase(rkey);
+}
+
+// ----------------------------------------------------------------- doorbells
+
+bool Worker::doorbell_pass() {
+  bool any = false;
+  for (const WorkerContext& c : contexts_) {
+    uint32_t qpn;
+    while (pipe::doorbell_pop(*c.fifo, qpn)) {
+      auto it = qps_.find(qpn);
+      // A doorbell for a QP this context does not own is ignored.
+      if (it == qps_.end() || it->second.ctx_id != c.id) continue;
+      // Clear before reading the producer index (see pipe/shm_layout.h).
+      it->second.shm->doorbell_pending.store(0, std::memory_order_seq_cst);
+      it->second.qp->on_doorbell();
+      after_qp_call(qpn, it->second);
+      any = true;
+    }
+  }
+  return any;
+}
+
+// ----------------------------------------------------------------- transmit
+
+void Worker::wake_qp(uint32_t qpn) {
+  auto it = qps_.find(qpn);
+  if (it == qps_.end() || it->second.active) return;
+  it->second.active = true;
+  active_.push_back(qpn);
+}
+
+void Worker::after_qp_call(uint32_t qpn, QpEntry& e) {
+  if (!e.active && e.qp->has_tx_work()) {
+    e.active = true;
+    active_.push_back(qpn);
+  }
+  uint64_t deadline = e.qp->next_deadline();
+  if (deadline != UINT64_MAX && deadline != e.armed_deadline) {
+    e.armed_deadline = deadline;
+    timers_.emplace(deadline, qpn);
+  }
+}
+
+bool Worker::tx_pass() {
+  if (active_.empty()) return false;
+  std::vector<uint32_t> run;
+  run.swap(active_);
+  for (uint32_t qpn : run) {
+    auto it = qps_.find(qpn);
+    if (it == qps_.end()) continue;
+    it->second.active = false;
+    it->second.qp->poll(now_, kQpTxBudget);
+    after_qp_call(qpn, it->second);
+  }
+  return true;
+}
+
+bool Worker::timer_pass() {
+  bool any = false;
+  while (!timers_.empty() && timers_.top().first <= now_) {
+    auto [deadline, qpn] = timers_.top();
+    timers_.pop();
+    auto it = qps_.find(qpn);
+    if (it == qps_.end() || it->second.armed_deadline != deadline) continue;  // stale
+    it->second.armed_deadline = UINT64_MAX;
+    it->second.qp->poll(now_, kQpTxBudget);
+    after_qp_call(qpn, it->second);
+    any = true;
+  }
+  return any;
+}
+
+void Worker::transmit(transport::OutPacket& pkt) {
+  if (tx_count_ == kTxBatch) flush_tx();
+  TxSlot& slot = tx_slots_[tx_count_];
+  io::TxDatagram& d = tx_batch_[tx_count_];
+  if (pkt.hdr_len > sizeof slot.hdr || pkt.iov_count + 2u > io::kMaxTxIov || pkt.pad > 3) {
+    counters_.tx_errors.add();
+    return;
+  }
+  // Header-only TX: the engine owns the headers and the trailer; the payload
+  // iovecs point straight into registered memory (DESIGN (a)).
+  std::memcpy(slot.hdr, pkt.hdr, pkt.hdr_len);
+  d.dst_ip = pkt.dst_ip;
+  d.dst_port = wire::kRoceV2Port;
+  d.src_port = pkt.src_port;
+  d.iov_count = 0;
+  d.iov[d.iov_count++] = {slot.hdr, pkt.hdr_len};
+  for (uint32_t i = 0; i < pkt.iov_count; ++i) d.iov[d.iov_count++] = pkt.payload[i];
+  std::memset(slot.trailer, 0, sizeof slot.trailer);
+  if (pkt.pad) d.iov[d.iov_count++] = {slot.trailer, pkt.pad};
+
+  wire::IcrcIpInfo ip;
+  ip.src_ip = cfg_.local_ip;
+  ip.dst_ip = pkt.dst_ip;
+  ip.src_port = pkt.src_port;
+  ip.dst_port = wire::kRoceV2Port;
+  ip.ip_id = 0;
+  ip.ip_flags_frag = kIpDf;
+  uint32_t icrc = wire::icrc_compute(ip, std::span<const iovec>(d.iov, d.iov_count));
+  // The ICRC goes right after the pad bytes in the same trailer buffer.
+  if (pkt.pad) {
+    wire::icrc_store(icrc, slot.trailer + pkt.pad);
+    d.iov[d.iov_count - 1].iov_len = pkt.pad + wire::kIcrcSize;
+  } else {
+    wire::icrc_store(icrc, slot.trailer);
+    d.iov[d.iov_count++] = {slot.trailer, wire::kIcrcSize};
+  }
+  d.length = pkt.hdr_len + pkt.payload_len + pkt.pad + uint32_t(wire::kIcrcSize);
+  counters_.tx_packets.add();
+  counters_.tx_bytes.add(d.length);
+  ++tx_count_;
+}
+
+void Worker::flush_tx() {
+  if (tx_count_ == 0) return;
+  backend_.tx_burst(std::span<io::TxDatagram>(tx_batch_.data(), tx_count_));
+  tx_count_ = 0;
+}
+
+// ------------------------------------------------------------ memory, events
+
+const transport::MemoryRegion* Worker::mr_by_lkey(uint32_t lkey) {
+  auto it = mr_by_lkey_.find(lkey);
+  return it == mr_by_lkey_.end() ? nullptr : &it->second;
+}
+
+const transport::MemoryRegion* Worker::mr_by_rkey(uint32_t rkey) {
+  auto it = mr_by_rkey_.find(rkey);
+  return it == mr_by_rkey_.end() ? nullptr : &it->second;
+}
+
+void Worker::qp_event(uint32_t qpn, ibv_event_type event) {
+  auto it = qps_.find(qpn);
+  if (it == qps_.end()) return;
+  pipe::AsyncEvent ev{uint32_t(event), uint32_t(pipe::AsyncObject::kQp), qpn, 0};
+  send(it->second.async_fd, &ev, sizeof ev, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+}  // namespace flexins::engine

@@ -1,0 +1,152 @@
+// A worker: one "NIC core". It owns its QPs outright (QPs are sharded to
+// workers by QPN), so nothing on the data path takes a lock. Other threads
+// reach its state only through call(), which runs a function on the worker
+// thread between passes.
+//
+// One pass, in a fixed order, reading the clock once:
+//   receive burst → dispatch to QPs → control inbox → doorbells →
+//   transmit (active QPs, budgeted) → timers → flush TX batch.
+// After kSpin of no work the worker sleeps in epoll (RX socket, its eventfd,
+// next timer) and says so in shared memory, so hosts know to kick it.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <queue>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "io/backend.h"
+#include "pipe/shm_layout.h"
+#include "transport/env.h"
+#include "transport/qp.h"
+
+namespace flexins::engine {
+
+struct WorkerConfig {
+  uint32_t index = 0;
+  uint32_t local_ip = 0;  // network byte order
+  bool verify_icrc = true;
+  uint64_t spin_ns = 2'000'000;  // busy-poll this long after the last work
+};
+
+// A context (application connection) as a worker sees it.
+struct WorkerContext {
+  uint32_t id = 0;
+  pipe::DoorbellFifo* fifo = nullptr;  // this worker's FIFO in the context shm
+  int async_fd = -1;                   // engine end of the async event socket
+};
+
+class Worker final : public transport::Env {
+ public:
+  Worker(const WorkerConfig& cfg, io::Backend& backend, pipe::WorkerStatus& status);
+  ~Worker() override;
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void start();
+  void stop();
+  int wake_fd() const { return wake_fd_; }
+  const transport::Counters& stats() const { return counters_; }
+
+  // Run fn on the worker thread and return its result (control thread only).
+  template <class F>
+  auto call(F fn) -> decltype(fn()) {
+    using R = decltype(fn());
+    std::packaged_task<R()> task(std::move(fn));
+    auto result = task.get_future();
+    post([&task] { task(); });
+    return result.get();
+  }
+
+  // ---- worker-thread only (through call())
+  void add_context(const WorkerContext& ctx);
+  void remove_context(uint32_t id);
+  void add_qp(std::unique_ptr<transport::Qp> qp, pipe::QpShm* shm, const WorkerContext& ctx);
+  transport::Qp* find_qp(uint32_t qpn);
+  void remove_qp(uint32_t qpn);
+  void add_mr(const transport::MemoryRegion& mr);
+  void remove_mr(uint32_t lkey, uint32_t rkey);
+  size_t qp_count() const { return qps_.size(); }
+
+  // ---- transport::Env
+  uint64_t now_ns() override { return now_; }
+  void transmit(transport::OutPacket& pkt) override;
+  const transport::MemoryRegion* mr_by_lkey(uint32_t lkey) override;
+  const transport::MemoryRegion* mr_by_rkey(uint32_t rkey) override;
+  void qp_event(uint32_t qpn, ibv_event_type event) override;
+  void wake_qp(uint32_t qpn) override;
+  transport::Counters& counters() override { return counters_; }
+
+ private:
+  struct QpEntry {
+    std::unique_ptr<transport::Qp> qp;
+    pipe::QpShm* shm = nullptr;
+    uint32_t ctx_id = 0;
+    int async_fd = -1;
+    bool active = false;
+    uint64_t armed_deadline = UINT64_MAX;  // last deadline put in the heap
+  };
+  struct TxSlot {
+    uint8_t hdr[wire::kMaxTransportHeaders];
+    uint8_t trailer[8];  // pad + ICRC
+  };
+
+  void post(std::function<void()> fn);
+  void run();
+  bool rx_pass();
+  void handle_datagram(const io::RxDatagram& d);
+  bool inbox_pass();
+  bool doorbell_pass();
+  bool tx_pass();
+  bool timer_pass();
+  void flush_tx();
+  void sleep_until_work();
+  bool work_pending() const;
+  void after_qp_call(uint32_t qpn, QpEntry& e);
+  void kick();
+
+  WorkerConfig cfg_;
+  io::Backend& backend_;
+  pipe::WorkerStatus& status_;
+  int wake_fd_ = -1;
+  int epoll_fd_ = -1;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  uint64_t now_ = 0;
+
+  std::mutex inbox_mu_;
+  std::vector<std::function<void()>> inbox_;
+  std::atomic<bool> inbox_pending_{false};
+
+  std::vector<WorkerContext> contexts_;
+  std::unordered_map<uint32_t, QpEntry> qps_;
+  std::vector<uint32_t> active_;
+  using Deadline = std::pair<uint64_t, uint32_t>;
+  std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> timers_;
+  std::unordered_map<uint32_t, transport::MemoryRegion> mr_by_lkey_;
+  std::unordered_map<uint32_t, transport::MemoryRegion> mr_by_rkey_;
+
+  // Receive pool: a small fixed set of buffers, reused every burst, so the
+  // RX working set stays in cache however many QPs there are (DESIGN (b)).
+  static constexpr uint32_t kRxBurst = 32;
+  static constexpr uint32_t kRxBufferBytes = 9216;
+  std::vector<uint8_t> rx_pool_;
+  std::vector<io::RxDatagram> rx_descs_;
+
+  static constexpr uint32_t kTxBatch = 64;
+  std::vector<TxSlot> tx_slots_;
+  std::vector<io::TxDatagram> tx_batch_;
+  uint32_t tx_count_ = 0;
+
+  transport::Counters counters_;
+};
+
+}  // namespace flexins::engine

@@ -1,0 +1,54 @@
+// Packet I/O backends: one small interface, one implementation per file,
+// chosen at engine start. The engine hands a backend whole RoCEv2 UDP
+// payloads as gather lists (header-only TX: the payload pieces point into
+// registered memory) and gets received datagrams back in its own RX buffers.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <span>
+
+namespace flexins::io {
+
+inline constexpr uint32_t kMaxTxIov = 24;
+
+// One datagram to send. `iov` lists the UDP payload in order.
+struct TxDatagram {
+  uint32_t dst_ip = 0;    // network byte order
+  uint16_t dst_port = 0;  // host order
+  uint16_t src_port = 0;  // host order: which of the backend's source ports
+  uint32_t iov_count = 0;
+  uint32_t length = 0;  // sum of iov lengths
+  iovec iov[kMaxTxIov];
+};
+
+// One received datagram, in a buffer the caller supplied.
+struct RxDatagram {
+  uint8_t* data = nullptr;  // caller's buffer
+  uint32_t capacity = 0;    // its size
+  uint32_t length = 0;      // bytes received
+  uint32_t src_ip = 0;      // network byte order
+  uint32_t dst_ip = 0;      // network byte order
+  uint16_t src_port = 0;    // host order
+  uint8_t ecn = 0;          // IP ECN bits (0 if unknown)
+  bool truncated = false;   // the datagram did not fit
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // Send up to pkts.size() datagrams; returns how many the backend took.
+  // The payload memory need only stay valid until the call returns.
+  virtual uint32_t tx_burst(std::span<TxDatagram> pkts) = 0;
+  // Receive up to pkts.size() datagrams without blocking; returns how many.
+  virtual uint32_t rx_burst(std::span<RxDatagram> pkts) = 0;
+  // An fd that polls readable when rx_burst has something (for sleeping).
+  virtual int rx_fd() const = 0;
+  // The UDP source ports this backend can send from (per-QP entropy).
+  virtual std::span<const uint16_t> src_ports() const = 0;
+  // Called once per engine pass: a decorator may release held packets.
+  virtual void tick(uint64_t now_ns) { (void)now_ns; }
+};
+
+}  // namespace flexins::io

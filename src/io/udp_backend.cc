@@ -1,0 +1,165 @@
+#include "io/udp_backend.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+namespace flexins::io {
+namespace {
+
+constexpr uint32_t kBurst = 64;
+constexpr int kSocketBufferBytes = 8 << 20;
+
+[[noreturn]] void fail(const char* what) { throw std::system_error(errno, std::generic_category(), what); }
+
+void set_opt(int fd, int level, int name, int value, const char* what) {
+  if (setsockopt(fd, level, name, &value, sizeof value) != 0) fail(what);
+}
+
+int bound_socket(uint32_t ipv4_be, uint16_t port) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail("socket");
+  // Larger buffers absorb bursts; the kernel caps them at its rmem/wmem max.
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kSocketBufferBytes, sizeof kSocketBufferBytes);
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kSocketBufferBytes, sizeof kSocketBufferBytes);
+  // DF and IP ID 0 on every datagram: the ICRC covers both.
+  set_opt(fd, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO, "IP_MTU_DISCOVER");
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = ipv4_be;
+  sa.sin_port = htons(port);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    fail("bind");
+  }
+  return fd;
+}
+
+uint16_t local_port(int fd) {
+  sockaddr_in sa{};
+  socklen_t len = sizeof sa;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) fail("getsockname");
+  return ntohs(sa.sin_port);
+}
+
+}  // namespace
+
+UdpBackend::UdpBackend(uint32_t ipv4_be, uint16_t port, uint32_t tx_sockets) {
+  rx_fd_ = bound_socket(ipv4_be, port);
+  set_opt(rx_fd_, IPPROTO_IP, IP_PKTINFO, 1, "IP_PKTINFO");
+  set_opt(rx_fd_, IPPROTO_IP, IP_RECVTOS, 1, "IP_RECVTOS");
+  for (uint32_t i = 0; i < tx_sockets; ++i) {
+    int fd = bound_socket(ipv4_be, 0);
+    // Nothing is ever sent to these ports; keep their receive side tiny.
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    tx_fds_.push_back(fd);
+    tx_ports_.push_back(local_port(fd));
+  }
+}
+
+UdpBackend::~UdpBackend() {
+  if (rx_fd_ >= 0) close(rx_fd_);
+  for (int fd : tx_fds_) close(fd);
+}
+
+uint32_t UdpBackend::send_group(int fd, std::span<TxDatagram> pkts) {
+  std::array<mmsghdr, kBurst> msgs{};
+  std::array<sockaddr_in, kBurst> addrs{};
+  uint32_t sent = 0;
+  while (sent < pkts.size()) {
+    uint32_t n = uint32_t(std::min<size_t>(kBurst, pkts.size() - sent));
+    for (uint32_t i = 0; i < n; ++i) {
+      TxDatagram& d = pkts[sent + i];
+      addrs[i] = sockaddr_in{};
+      addrs[i].sin_family = AF_INET;
+      addrs[i].sin_addr.s_addr = d.dst_ip;
+      addrs[i].sin_port = htons(d.dst_port);
+      msgs[i] = mmsghdr{};
+      msgs[i].msg_hdr.msg_name = &addrs[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof addrs[i];
+      msgs[i].msg_hdr.msg_iov = d.iov;
+      msgs[i].msg_hdr.msg_iovlen = d.iov_count;
+    }
+    int r = sendmmsg(fd, msgs.data(), n, 0);
+    if (r <= 0) {
+      // EAGAIN (socket buffer full) or an error for the first datagram:
+      // drop it like a congested wire would; the transport retransmits.
+      if (r < 0 && errno == EINTR) continue;
+      ++sent;
+      continue;
+    }
+    sent += uint32_t(r);
+  }
+  return sent;
+}
+
+uint32_t UdpBackend::tx_burst(std::span<TxDatagram> pkts) {
+  // Consecutive datagrams from the same source port go in one sendmmsg.
+  uint32_t done = 0;
+  while (done < pkts.size()) {
+    uint16_t port = pkts[done].src_port;
+    size_t end = done + 1;
+    while (end < pkts.size() && pkts[end].src_port == port) ++end;
+    int fd = tx_fds_[0];
+    for (size_t i = 0; i < tx_ports_.size(); ++i)
+      if (tx_ports_[i] == port) fd = tx_fds_[i];
+    send_group(fd, pkts.subspan(done, end - done));
+    done = uint32_t(end);
+  }
+  return done;
+}
+
+uint32_t UdpBackend::rx_burst(std::span<RxDatagram> pkts) {
+  const uint32_t n = uint32_t(std::min<size_t>(kBurst, pkts.size()));
+  std::array<mmsghdr, kBurst> msgs{};
+  std::array<iovec, kBurst> iovs{};
+  std::array<sockaddr_in, kBurst> addrs{};
+  constexpr size_t kCtrlBytes = CMSG_SPACE(sizeof(in_pktinfo)) + CMSG_SPACE(sizeof(int));
+  alignas(cmsghdr) std::array<std::array<uint8_t, kCtrlBytes>, kBurst> ctrl{};
+  for (uint32_t i = 0; i < n; ++i) {
+    iovs[i] = {pkts[i].data, pkts[i].capacity};
+    msgs[i].msg_hdr.msg_name = &addrs[i];
+    msgs[i].msg_hdr.msg_namelen = sizeof addrs[i];
+    msgs[i].msg_hdr.msg_iov = &iovs[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_control = ctrl[i].data();
+    msgs[i].msg_hdr.msg_controllen = kCtrlBytes;
+  }
+  int r = recvmmsg(rx_fd_, msgs.data(), n, MSG_DONTWAIT, nullptr);
+  if (r <= 0) return 0;
+  for (int i = 0; i < r; ++i) {
+    RxDatagram& d = pkts[i];
+    const msghdr& h = msgs[i].msg_hdr;
+    d.length = msgs[i].msg_len;
+    d.truncated = (h.msg_flags & MSG_TRUNC) != 0;
+    d.src_ip = addrs[i].sin_addr.s_addr;
+    d.src_port = ntohs(addrs[i].sin_port);
+    d.dst_ip = 0;
+    d.ecn = 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(const_cast<msghdr*>(&h), c)) {
+      if (c->cmsg_level != IPPROTO_IP) continue;
+      if (c->cmsg_type == IP_PKTINFO) {
+        in_pktinfo pi;
+        std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
+        d.dst_ip = pi.ipi_addr.s_addr;
+      } else if (c->cmsg_type == IP_TOS) {
+        uint8_t tos;
+        std::memcpy(&tos, CMSG_DATA(c), 1);
+        d.ecn = tos & 3;
+      }
+    }
+  }
+  return uint32_t(r);
+}
+
+}  // namespace flexins::io

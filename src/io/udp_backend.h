@@ -1,0 +1,42 @@
+// The default backend: plain UDP sockets, works anywhere.
+//
+// One socket bound to ADDR:4791 receives (recvmmsg, IP_PKTINFO for the
+// destination address, IP_RECVTOS for ECN). A few more sockets bound to
+// ADDR:ephemeral send (sendmmsg), one per UDP source port, so QPs spread
+// over several 5-tuples as RoCEv2 flow entropy asks.
+//
+// Every sending socket uses IP_PMTUDISC_DO: the kernel then sets DF and IP
+// ID 0 on each datagram, which lets a receiver that never sees the IP header
+// rebuild it for the ICRC (see wire/icrc.h and shared/notes/verbs-abi.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "io/backend.h"
+
+namespace flexins::io {
+
+class UdpBackend final : public Backend {
+ public:
+  // Throws std::system_error if the address cannot be bound.
+  UdpBackend(uint32_t ipv4_be, uint16_t port, uint32_t tx_sockets = 4);
+  ~UdpBackend() override;
+  UdpBackend(const UdpBackend&) = delete;
+  UdpBackend& operator=(const UdpBackend&) = delete;
+
+  uint32_t tx_burst(std::span<TxDatagram> pkts) override;
+  uint32_t rx_burst(std::span<RxDatagram> pkts) override;
+  int rx_fd() const override { return rx_fd_; }
+  std::span<const uint16_t> src_ports() const override { return tx_ports_; }
+
+ private:
+  uint32_t send_group(int fd, std::span<TxDatagram> pkts);
+
+  int rx_fd_ = -1;
+  std::vector<int> tx_fds_;
+  std::vector<uint16_t> tx_ports_;
+};
+
+}  // namespace flexins::io

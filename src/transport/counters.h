@@ -1,0 +1,63 @@
+// Engine counters. Each worker owns one Counters and is its only writer;
+// `flexins stat` reads them from another thread, hence relaxed atomics that
+// are loaded and stored (no locked read-modify-write on the data path).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace flexins::transport {
+
+class Counter {
+ public:
+  void add(uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  uint64_t get() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> v_{0};
+};
+
+// X(name): one line per counter, in the order `flexins stat` prints them.
+#define FLEXINS_COUNTERS(X)        \
+  X(tx_packets)                    \
+  X(tx_bytes)                      \
+  X(rx_packets)                    \
+  X(rx_bytes)                      \
+  X(tx_payload_bytes_copied)       \
+  X(tx_errors)                     \
+  X(retransmitted_packets)         \
+  X(retransmit_timeouts)           \
+  X(acks_sent)                     \
+  X(acks_received)                 \
+  X(naks_sent_psn_sequence)        \
+  X(naks_sent_rnr)                 \
+  X(naks_sent_invalid_request)     \
+  X(naks_sent_remote_access)       \
+  X(naks_sent_remote_operational)  \
+  X(naks_received_psn_sequence)    \
+  X(naks_received_rnr)             \
+  X(naks_received_invalid_request) \
+  X(naks_received_remote_access)   \
+  X(naks_received_remote_operational) \
+  X(duplicate_requests)            \
+  X(read_responses_replayed)       \
+  X(rx_drop_bad_icrc)              \
+  X(rx_drop_unknown_qp)            \
+  X(rx_drop_malformed)             \
+  X(rx_drop_bad_key)               \
+  X(rx_drop_misaddressed)          \
+  X(rx_drop_qp_state)              \
+  X(rx_drop_out_of_sequence)       \
+  X(rx_drop_ghost_response)        \
+  X(cq_overflows)                  \
+  X(qp_errors)                     \
+  X(completions)                   \
+  X(completions_error)
+
+struct Counters {
+#define FLEXINS_DECLARE_COUNTER(name) Counter name;
+  FLEXINS_COUNTERS(FLEXINS_DECLARE_COUNTER)
+#undef FLEXINS_DECLARE_COUNTER
+};
+
+}  // namespace flexins::transport

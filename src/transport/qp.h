@@ -1,0 +1,84 @@
+// A queue pair in the engine: the transport's public face. The worker that
+// owns the QP is the only thread that calls it.
+//
+// Inside, the RC transport is split the way IBA chapter 9 splits it:
+//   requester  (requester.*)  walks the send queue, segments WRs at the path
+//                             MTU into request packets, assigns PSNs;
+//   responder  (responder.*)  validates incoming requests, places data,
+//                             answers with coalesced ACKs / NAKs / READ
+//                             responses / atomic ACKs, RNR;
+//   completer  (completer.*)  matches ACKs and responses to WQEs, writes
+//                             completions, retransmits on timeout or NAK,
+//                             counts retry_cnt / rnr_retry, fails the QP.
+// State transitions and attribute validation are in qp_state.*.
+#pragma once
+
+#include <infiniband/verbs.h>
+
+#include <cstdint>
+#include <memory>
+
+#include "pipe/rings.h"
+#include "transport/env.h"
+#include "wire/packet.h"
+
+namespace flexins::transport {
+
+// Everything a QP is created with (ibv_create_qp), resolved by the engine.
+struct QpSetup {
+  uint32_t qpn = 0;
+  ibv_qp_type type = IBV_QPT_RC;
+  uint32_t pd = 0;
+  bool sq_sig_all = false;
+  ibv_qp_cap cap{};
+  pipe::QpShm* shm = nullptr;  // state mirror for the host (may be null in tests)
+  pipe::WqConsumer sq;
+  pipe::WqConsumer rq;                 // !valid() when srq is set
+  SharedReceiveQueue* srq = nullptr;
+  CompletionQueue* send_cq = nullptr;
+  CompletionQueue* recv_cq = nullptr;
+  uint32_t local_ip = 0;   // network byte order: this device's address
+  uint16_t src_port = 0;   // UDP source port for this QP's packets
+};
+
+// Where a received packet came from (the UDP/IP layer below the BTH).
+struct RxMeta {
+  uint32_t src_ip = 0;  // network byte order
+  uint16_t src_port = 0;
+  uint8_t ecn = 0;  // IP ECN bits, when the backend can see them
+};
+
+class Qp {
+ public:
+  Qp(Env& env, const QpSetup& setup);
+  ~Qp();
+  Qp(const Qp&) = delete;
+  Qp& operator=(const Qp&) = delete;
+
+  uint32_t qpn() const;
+  ibv_qp_state state() const;
+
+  // ibv_modify_qp: 0, or the errno the verbs give (EINVAL for a bad
+  // transition, a missing required attribute or an out-of-range value).
+  int modify(const ibv_qp_attr& attr, int attr_mask);
+  void query(ibv_qp_attr& attr, ibv_qp_init_attr& init_attr) const;
+
+  // The host posted new WQEs (or, in the error state, anything to flush).
+  void on_doorbell();
+  // A parsed, ICRC-checked packet whose BTH DestQP is this QP.
+  void on_packet(const wire::Packet& pkt, const RxMeta& meta);
+  // Transmit what the window and the budget allow, and run expired timers.
+  // Returns the number of packets transmitted.
+  uint32_t poll(uint64_t now_ns, uint32_t budget);
+  // Whether poll() has packets to send right now.
+  bool has_tx_work() const;
+  // When poll() must run next for a timer (monotonic ns); UINT64_MAX: never.
+  uint64_t next_deadline() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace flexins::transport

@@ -1,0 +1,224 @@
+// flexins: the command line of FlexiNS.
+//
+//   flexins daemon --ip ADDR [--inject SPEC]   run an engine in the foreground
+//   flexins run [--ip ADDR] -- CMD ARGS…       run CMD unmodified over FlexiNS
+//   flexins stat --ip ADDR [--json]            print an engine's counters
+//   flexins stop --ip ADDR                     stop an engine
+#include <CLI/CLI.hpp>
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/engine.h"
+#include "io/fault_injector.h"
+#include "pipe/control_proto.h"
+#include "pipe/unix_msg.h"
+
+namespace {
+
+using flexins::engine::Engine;
+namespace fs = std::filesystem;
+
+std::string pid_path(const std::string& run_dir, const std::string& ip) {
+  return run_dir + "/engine-" + ip + ".pid";
+}
+
+// A connection to the engine's control socket, or -1.
+int connect_engine(const std::string& ip) {
+  std::string path = Engine::socket_path(Engine::default_run_dir(), ip);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  if (path.size() >= sizeof sa.sun_path) return -1;
+  std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) return fd;
+  if (fd >= 0) close(fd);
+  return -1;
+}
+
+int cmd_daemon(const flexins::engine::EngineConfig& cfg) {
+  try {
+    Engine engine(cfg);
+    std::string run_dir = Engine::default_run_dir();
+    std::string pidf = pid_path(run_dir, cfg.ip);
+    std::ofstream(pidf) << getpid() << "\n";
+    int rc = engine.run();
+    unlink(pidf.c_str());
+    return rc;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "flexins daemon: %s\n", e.what());
+    return 1;
+  }
+}
+
+// Start `flexins daemon --ip ip` in the background, detached, logging to the
+// run directory; wait (bounded) until it accepts connections.
+bool start_engine(const std::string& ip) {
+  std::string self = fs::read_symlink("/proc/self/exe").string();
+  std::string run_dir = Engine::default_run_dir();
+  fs::create_directories(run_dir);
+  std::string log = run_dir + "/engine-" + ip + ".log";
+  pid_t pid = fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    setsid();
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    if (null >= 0) dup2(null, 0);
+    // Detach fully: the engine outlives the command that started it.
+    if (fork() != 0) _exit(0);
+    execl(self.c_str(), self.c_str(), "daemon", "--ip", ip.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  waitpid(pid, nullptr, 0);
+  for (int i = 0; i < 500; ++i) {  // up to 5 s
+    int fd = connect_engine(ip);
+    if (fd >= 0) {
+      close(fd);
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::fprintf(stderr, "flexins run: the engine for %s did not start; see %s\n", ip.c_str(), log.c_str());
+  return false;
+}
+
+int cmd_run(const std::string& ip, std::vector<std::string>& argv) {
+  if (argv.empty()) {
+    std::fprintf(stderr, "flexins run: no command given (flexins run [--ip ADDR] -- CMD ARGS…)\n");
+    return 2;
+  }
+  int fd = connect_engine(ip);
+  if (fd >= 0) close(fd);
+  else if (!start_engine(ip)) return 1;
+
+  // Our libibverbs.so.1 is found first; nothing else about CMD changes.
+  fs::path lib = fs::read_symlink("/proc/self/exe").parent_path().parent_path() / "lib";
+  std::string path = lib.string();
+  if (const char* old = std::getenv("LD_LIBRARY_PATH"); old && *old) path += std::string(":") + old;
+  setenv("LD_LIBRARY_PATH", path.c_str(), 1);
+  setenv("FLEXINS_IP", ip.c_str(), 1);
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  execvp(args[0], args.data());
+  std::fprintf(stderr, "flexins run: cannot run %s: %s\n", args[0], std::strerror(errno));
+  return errno == ENOENT ? 127 : 126;
+}
+
+int cmd_stat(const std::string& ip, bool json) {
+  int fd = connect_engine(ip);
+  if (fd < 0) {
+    std::fprintf(stderr, "flexins stat: no engine is serving %s\n", ip.c_str());
+    return 1;
+  }
+  flexins::pipe::CtlRequest req{uint32_t(flexins::pipe::CtlOp::kStats), 0};
+  char buf[flexins::pipe::kMaxMsg + 1];
+  size_t nfds = 0;
+  ssize_t n = -1;
+  if (flexins::pipe::send_msg(fd, &req, sizeof req) == 0) n = flexins::pipe::recv_msg(fd, buf, sizeof buf - 1, {}, &nfds);
+  close(fd);
+  if (n < ssize_t(sizeof(flexins::pipe::CtlReply))) {
+    std::fprintf(stderr, "flexins stat: the engine for %s did not answer\n", ip.c_str());
+    return 1;
+  }
+  buf[n] = 0;
+  std::string body(buf + sizeof(flexins::pipe::CtlReply));
+  if (json) {
+    std::printf("%s\n", body.c_str());
+    return 0;
+  }
+  // A readable listing: one "name value" per line.
+  std::string text = body.substr(1, body.size() - 2);
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t comma = text.find(", ", at);
+    std::string item = text.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    size_t colon = item.find(": ");
+    std::string key = item.substr(1, colon - 2), value = item.substr(colon + 2);
+    if (!value.empty() && value.front() == '"') value = value.substr(1, value.size() - 2);
+    std::printf("%-36s %s\n", key.c_str(), value.c_str());
+    if (comma == std::string::npos) break;
+    at = comma + 2;
+  }
+  return 0;
+}
+
+int cmd_stop(const std::string& ip) {
+  std::ifstream in(pid_path(Engine::default_run_dir(), ip));
+  pid_t pid = 0;
+  if (!(in >> pid) || pid <= 0 || kill(pid, SIGTERM) != 0) {
+    std::fprintf(stderr, "flexins stop: no engine is serving %s\n", ip.c_str());
+    return 1;
+  }
+  for (int i = 0; i < 500 && kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"FlexiNS: a NIC-centric, software-programmable RDMA stack"};
+  app.require_subcommand(1);
+
+  flexins::engine::EngineConfig cfg;
+  std::string inject;
+  auto* daemon = app.add_subcommand("daemon", "run an engine (flexinsd) for one device address, in the foreground");
+  daemon->add_option("--ip", cfg.ip, "device address (the GID is ::ffff:ADDR)")->capture_default_str();
+  daemon->add_option("--inject", inject, "fault injection on sent packets: loss=P,reorder=P,dup=P,seed=N");
+  daemon->add_option("--workers", cfg.workers, "worker threads")->capture_default_str();
+  daemon->add_flag("--no-icrc-check", [&cfg](int64_t) { cfg.verify_icrc = false; },
+                   "accept received packets without checking their ICRC (for peers whose IP ID is not 0)");
+
+  std::string ip = "127.0.0.1";
+  std::vector<std::string> command;
+  auto* run = app.add_subcommand("run", "run a program unmodified over FlexiNS");
+  run->add_option("--ip", ip, "device address; an engine is started if none serves it")->capture_default_str();
+  run->add_option("command", command, "the command and its arguments (after --)")->required();
+  run->prefix_command();
+
+  bool json = false;
+  auto* stat = app.add_subcommand("stat", "print an engine's counters");
+  stat->add_option("--ip", ip, "device address")->capture_default_str();
+  stat->add_flag("--json", json, "one JSON object");
+
+  auto* stop = app.add_subcommand("stop", "stop the engine serving an address");
+  stop->add_option("--ip", ip, "device address")->capture_default_str();
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*daemon) {
+    try {
+      if (!inject.empty()) cfg.faults = flexins::io::parse_fault_spec(inject);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "flexins daemon: %s\n", e.what());
+      return 2;
+    }
+    return cmd_daemon(cfg);
+  }
+  if (*run) {
+    for (const auto& extra : run->remaining()) command.push_back(extra);
+    return cmd_run(ip, command);
+  }
+  if (*stat) return cmd_stat(ip, json);
+  if (*stop) return cmd_stop(ip);
+  return 2;
+}
