@@ -121,6 +121,10 @@ Engine::Engine(const EngineConfig& cfg) : cfg_(cfg), rng_(std::random_device{}()
     wc.index = i;
     wc.local_ip = ip_be_;
     wc.verify_icrc = cfg_.verify_icrc;
+    wc.nice = cfg_.nice;
+    wc.spin_ns = cfg_.spin_us * 1000;
+    wc.nap_ns = cfg_.nap_us * 1000;
+    wc.nap_window_ns = cfg_.nap_window_ms * 1'000'000;
     workers_.push_back(std::make_unique<Worker>(wc, *backend_, st->worker[i]));
   }
 
@@ -138,7 +142,7 @@ Engine::Engine(const EngineConfig& cfg) : cfg_(cfg), rng_(std::random_device{}()
   signal_fd_ = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   signal(SIGPIPE, SIG_IGN);
-  next_qpn_ = (rng_() & 0xfff) << 8 | 0x11;  // a random start, as hardware does
+  next_qpn_ = (uint32_t(rng_()) & 0xfff) << 8 | 0x11;  // a random start, as hardware does
   started_ns_ = monotonic_ns();
   for (auto& w : workers_) w->start();
 }
@@ -228,9 +232,12 @@ std::string Engine::stats_json() const {
   out += "\"ip\": \"" + cfg_.ip + "\"";
   field("uptime_ms", (monotonic_ns() - started_ns_) / 1'000'000);
   field("workers", workers_.size());
-  field("contexts", sessions_.size());
-  size_t qps = 0;
-  for (auto& [fd, s] : sessions_) qps += s->qp_count();
+  size_t contexts = 0, qps = 0;
+  for (auto& [fd, s] : sessions_) {
+    contexts += s->opened();  // `flexins stat` itself is a connection too
+    qps += s->qp_count();
+  }
+  field("contexts", contexts);
   field("qps", qps);
 #define FLEXINS_SUM(name)                                                   \
   {                                                                         \

@@ -31,6 +31,7 @@ class Session {
   // Serve one request. False when the connection is gone.
   bool serve();
   size_t qp_count() const { return qps_.size(); }
+  bool opened() const { return opened_; }
 
  private:
   struct Reply {

@@ -1,10 +1,14 @@
 #include "engine/worker.h"
 
 #include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -59,7 +63,15 @@ Worker::~Worker() {
   close(epoll_fd_);
 }
 
-void Worker::start() { thread_ = std::thread([this] { run(); }); }
+void Worker::start() {
+  thread_ = std::thread([this] {
+    // A NIC core runs the moment it has work. On a host whose cores the
+    // applications also busy-poll, that needs a strong scheduling weight;
+    // where we may not raise it (no CAP_SYS_NICE) we run at normal weight.
+    setpriority(PRIO_PROCESS, pid_t(syscall(SYS_gettid)), cfg_.nice);
+    run();
+  });
+}
 
 void Worker::stop() {
   if (!thread_.joinable()) return;
@@ -85,6 +97,8 @@ void Worker::post(std::function<void()> fn) {
 // ------------------------------------------------------------------ the loop
 
 void Worker::run() {
+  // Naps of a few microseconds need a precise timer, not the default 50 µs slack.
+  prctl(PR_SET_TIMERSLACK, 1000UL);
   uint64_t last_work = monotonic_ns();
   while (!stop_.load(std::memory_order_relaxed)) {
     now_ = monotonic_ns();
@@ -97,9 +111,17 @@ void Worker::run() {
     backend_.tick(now_);
     if (work) {
       last_work = now_;
-    } else if (now_ - last_work > cfg_.spin_ns) {
+      continue;
+    }
+    // Idle: busy-poll briefly, then nap (wake every nap_ns to look at the
+    // doorbells, so hosts need no system call to reach us), and after a
+    // longer quiet spell sleep deeply until a host kicks us.
+    const uint64_t idle = now_ - last_work;
+    if (idle < cfg_.spin_ns) continue;
+    if (idle < cfg_.nap_window_ns) {
+      wait_for_events(cfg_.nap_ns);
+    } else {
       sleep_until_work();
-      last_work = monotonic_ns();
     }
   }
   inbox_pass();  // nobody waits forever on a stopped worker
@@ -112,27 +134,32 @@ bool Worker::work_pending() const {
   return false;
 }
 
+void Worker::wait_for_events(uint64_t max_ns) {
+  uint64_t wait = max_ns;
+  if (!timers_.empty()) {
+    uint64_t now = monotonic_ns();
+    uint64_t until_timer = timers_.top().first > now ? timers_.top().first - now : 0;
+    wait = std::min(wait, until_timer);
+  }
+  timespec timeout{};
+  timeout.tv_sec = time_t(wait / 1'000'000'000ull);
+  timeout.tv_nsec = long(wait % 1'000'000'000ull);
+  epoll_event evs[2];
+  int n = epoll_pwait2(epoll_fd_, evs, 2, wait == UINT64_MAX ? nullptr : &timeout, nullptr);
+  for (int i = 0; i < n; ++i) {
+    if (evs[i].data.fd != wake_fd_) continue;
+    uint64_t drained;
+    (void)!read(wake_fd_, &drained, sizeof drained);
+  }
+}
+
 void Worker::sleep_until_work() {
   // Say we sleep, then look once more: a host that posted before seeing the
   // flag left a doorbell we find here; one that posts after will kick us.
   status_.sleeping.store(1, std::memory_order_seq_cst);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (!work_pending() && !stop_.load()) {
-    timespec timeout{};
-    timespec* tp = nullptr;
-    if (!timers_.empty()) {
-      uint64_t now = monotonic_ns();
-      uint64_t wait = timers_.top().first > now ? timers_.top().first - now : 0;
-      timeout.tv_sec = time_t(wait / 1'000'000'000ull);
-      timeout.tv_nsec = long(wait % 1'000'000'000ull);
-      tp = &timeout;
-    }
-    epoll_event evs[2];
-    epoll_pwait2(epoll_fd_, evs, 2, tp, nullptr);
-  }
+  if (!work_pending() && !stop_.load()) wait_for_events(UINT64_MAX);
   status_.sleeping.store(0, std::memory_order_seq_cst);
-  uint64_t drained;
-  (void)!read(wake_fd_, &drained, sizeof drained);
 }
 
 // ------------------------------------------------------------------ receive

@@ -6,8 +6,10 @@
 // One pass, in a fixed order, reading the clock once:
 //   receive burst → dispatch to QPs → control inbox → doorbells →
 //   transmit (active QPs, budgeted) → timers → flush TX batch.
-// After kSpin of no work the worker sleeps in epoll (RX socket, its eventfd,
-// next timer) and says so in shared memory, so hosts know to kick it.
+// When idle it busy-polls for spin_ns, then naps nap_ns at a time (RX socket,
+// eventfd, next timer, or the nap's end: it looks at the doorbells after
+// each) for nap_window_ns, then sleeps until woken and says so in shared
+// memory, so hosts know to kick it.
 #pragma once
 
 #include <sys/uio.h>
@@ -34,7 +36,10 @@ struct WorkerConfig {
   uint32_t index = 0;
   uint32_t local_ip = 0;  // network byte order
   bool verify_icrc = true;
-  uint64_t spin_ns = 2'000'000;  // busy-poll this long after the last work
+  int nice = -20;                        // scheduling weight of the worker thread
+  uint64_t spin_ns = 0;                  // busy-poll this long after the last work,
+  uint64_t nap_ns = 50'000;              // then nap this long at a time (hosts need no kick)
+  uint64_t nap_window_ns = 100'000'000;  // until this long after the last work; then sleep
 };
 
 // A context (application connection) as a worker sees it.
@@ -109,6 +114,7 @@ class Worker final : public transport::Env {
   bool timer_pass();
   void flush_tx();
   void sleep_until_work();
+  void wait_for_events(uint64_t max_ns);
   bool work_pending() const;
   void after_qp_call(uint32_t qpn, QpEntry& e);
   void kick();

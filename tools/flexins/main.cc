@@ -185,6 +185,14 @@ int main(int argc, char** argv) {
   daemon->add_option("--ip", cfg.ip, "device address (the GID is ::ffff:ADDR)")->capture_default_str();
   daemon->add_option("--inject", inject, "fault injection on sent packets: loss=P,reorder=P,dup=P,seed=N");
   daemon->add_option("--workers", cfg.workers, "worker threads")->capture_default_str();
+  daemon->add_option("--nice", cfg.nice, "worker thread priority, -20..19 (raising it needs CAP_SYS_NICE)")
+      ->capture_default_str();
+  daemon->add_option("--spin-us", cfg.spin_us, "idle worker: busy-poll this long after the last work")
+      ->capture_default_str();
+  daemon->add_option("--nap-us", cfg.nap_us, "then nap this long at a time, looking at doorbells in between")
+      ->capture_default_str();
+  daemon->add_option("--nap-window-ms", cfg.nap_window_ms, "for this long; then sleep until an application kicks")
+      ->capture_default_str();
   daemon->add_flag("--no-icrc-check", [&cfg](int64_t) { cfg.verify_icrc = false; },
                    "accept received packets without checking their ICRC (for peers whose IP ID is not 0)");
 

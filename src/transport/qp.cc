@@ -1,0 +1,301 @@
+#include "transport/qp.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "transport/qp_impl.h"
+#include "wire/opcodes.h"
+
+namespace flexins::transport {
+
+// ------------------------------------------------------------------ Impl
+
+Qp::Impl::Impl(Env& e, const QpSetup& s)
+    : env(e), setup(s), requester(*this), responder(*this), completer(*this) {
+  attrs.attr.qp_state = IBV_QPS_RESET;
+  attrs.attr.cap = setup.cap;
+  sq.init(setup.sq.valid() ? setup.sq.slots() : 1,
+          setup.sq.valid() ? setup.sq.retired_index() : 0);
+  set_state(IBV_QPS_RESET);
+}
+
+void Qp::Impl::set_state(ibv_qp_state s) {
+  state = s;
+  attrs.attr.qp_state = s;
+  attrs.attr.cur_qp_state = s;
+  if (setup.shm != nullptr) setup.shm->state.store(uint32_t(s), std::memory_order_release);
+}
+
+int Qp::Impl::modify(const ibv_qp_attr& attr, int attr_mask) {
+  ibv_qp_state next = state;
+  int err = validate_modify(setup.type, state, attr, attr_mask, next);
+  if (err != 0) return err;
+  const ibv_qp_state prev = state;
+  apply_modify(attrs, attr, attr_mask);
+  if (next == IBV_QPS_RESET) {
+    // IBA 10.3.1: RESET empties both work queues and forgets all state.
+    discard_queues();
+    requester.reset();
+    responder.reset();
+    completer.reset();
+    QpAttrs fresh;
+    fresh.attr.cap = setup.cap;
+    attrs = fresh;
+    comm_established = false;
+    set_state(IBV_QPS_RESET);
+    return 0;
+  }
+  if (next == IBV_QPS_ERR) {
+    set_state(prev);
+    enter_error(false, IBV_EVENT_QP_FATAL);  // asked for: no async event
+    return 0;
+  }
+  set_state(next);
+  if (prev == IBV_QPS_INIT && next == IBV_QPS_RTR) responder.start(attrs.attr.rq_psn);
+  if (prev == IBV_QPS_RTR && next == IBV_QPS_RTS) {
+    requester.start(attrs.attr.sq_psn);
+    completer.start(attrs.attr.sq_psn);
+    requester.fetch();
+    completer.complete_ready();
+    if (requester.can_send()) env.wake_qp(setup.qpn);
+  }
+  return 0;
+}
+
+bool Qp::Impl::signaled(const SendWr& w) const {
+  return setup.sq_sig_all || (w.send_flags & IBV_SEND_SIGNALED) != 0;
+}
+
+namespace {
+
+ibv_wc_opcode wc_opcode(ibv_wr_opcode op) {
+  switch (op) {
+    case IBV_WR_RDMA_WRITE:
+    case IBV_WR_RDMA_WRITE_WITH_IMM: return IBV_WC_RDMA_WRITE;
+    case IBV_WR_RDMA_READ: return IBV_WC_RDMA_READ;
+    case IBV_WR_ATOMIC_CMP_AND_SWP: return IBV_WC_COMP_SWAP;
+    case IBV_WR_ATOMIC_FETCH_AND_ADD: return IBV_WC_FETCH_ADD;
+    default: return IBV_WC_SEND;
+  }
+}
+
+}  // namespace
+
+bool Qp::Impl::push_cqe(CompletionQueue* cq, const pipe::Cqe& cqe) {
+  counters().completions.add();
+  if (cqe.status != IBV_WC_SUCCESS) counters().completions_error.add();
+  if (cq != nullptr && cq->push(cqe)) return true;
+  counters().cq_overflows.add();
+  // The CQ owner raises IBV_EVENT_CQ_ERR; the QP cannot report anything any
+  // more, so it fails (once: enter_error ignores a QP already in ERR).
+  enter_error(true, IBV_EVENT_QP_FATAL);
+  return false;
+}
+
+void Qp::Impl::complete_send_head(ibv_wc_status status) {
+  SendWr& w = sq.at(sq.head);
+  const bool was_started = w.started;
+  if (was_started && w.needs_response()) requester.on_rd_atomic_done();
+  const bool report = status != IBV_WC_SUCCESS || signaled(w);
+  pipe::Cqe c{};
+  if (report) {
+    c.wr_id = w.wr_id;
+    c.status = status;
+    c.opcode = wc_opcode(w.opcode);
+    c.byte_len = w.length;
+    c.qp_num = setup.qpn;
+    c.src_qp = attrs.attr.dest_qp_num;
+  }
+  ++sq.head;
+  // A WQE that failed validation never got PSNs: `started` was at it.
+  if (!was_started) sq.started = sq.head;
+  if (setup.sq.valid()) setup.sq.retire(sq.head);
+  if (report) push_cqe(setup.send_cq, c);
+}
+
+void Qp::Impl::enter_error(bool raise_event, ibv_event_type event) {
+  if (state == IBV_QPS_ERR) return;
+  set_state(IBV_QPS_ERR);
+  counters().qp_errors.add();
+  if (raise_event) env.qp_event(setup.qpn, event);
+  responder.flush_current_recv();
+  flush_send_queue();
+  flush_recv_queue();
+  completer.reset();
+}
+
+void Qp::Impl::flush_send_queue() {
+  if (!setup.sq.valid()) return;
+  // Pull in whatever the host posted; every WQE completes flushed (IBA
+  // 10.8.3.1: in the error state, signaled or not).
+  while (setup.sq.pending() > 0) {
+    SendWr& w = sq.at(sq.fetched);
+    const uint8_t* slot = setup.sq.fetch();
+    pipe::SendWqe wqe;
+    std::memcpy(&wqe, slot, sizeof wqe);
+    w.wr_id = wqe.wr_id;
+    w.opcode = ibv_wr_opcode(wqe.opcode);
+    w.send_flags = wqe.send_flags;
+    w.length = 0;
+    w.started = false;
+    ++sq.fetched;
+  }
+  while (sq.head != sq.fetched) {
+    SendWr& w = sq.at(sq.head);
+    if (w.started && w.needs_response()) requester.on_rd_atomic_done();
+    pipe::Cqe c{};
+    c.wr_id = w.wr_id;
+    c.status = IBV_WC_WR_FLUSH_ERR;
+    c.opcode = wc_opcode(w.opcode);
+    c.qp_num = setup.qpn;
+    ++sq.head;
+    counters().completions.add();
+    counters().completions_error.add();
+    if (setup.send_cq == nullptr || !setup.send_cq->push(c)) counters().cq_overflows.add();
+  }
+  sq.started = sq.head;
+  setup.sq.retire(sq.head);
+}
+
+void Qp::Impl::flush_recv_queue() {
+  // An SRQ's WQEs belong to the SRQ and stay there (IBA 10.2.9.5); only the
+  // QP's own RQ is flushed.
+  if (setup.srq != nullptr || !setup.rq.valid()) return;
+  RecvWr r;
+  while (take_recv_wr(setup, r)) {
+    pipe::Cqe c{};
+    c.wr_id = r.wr_id;
+    c.status = IBV_WC_WR_FLUSH_ERR;
+    c.opcode = IBV_WC_RECV;
+    c.qp_num = setup.qpn;
+    counters().completions.add();
+    counters().completions_error.add();
+    if (setup.recv_cq == nullptr || !setup.recv_cq->push(c)) counters().cq_overflows.add();
+  }
+}
+
+void Qp::Impl::discard_queues() {
+  for (pipe::WqConsumer* q : {&setup.sq, &setup.rq}) {
+    if (!q->valid()) continue;
+    while (q->pending() > 0) q->fetch();
+    q->retire(q->next_index());
+  }
+  uint32_t at = setup.sq.valid() ? setup.sq.next_index() : 0;
+  sq.head = sq.started = sq.fetched = at;
+}
+
+bool Qp::Impl::add_payload(const uint8_t* p, uint32_t len) {
+  if (len == 0) return true;
+  if (out.iov_count >= kMaxGather) return false;
+  out.payload[out.iov_count].iov_base = const_cast<uint8_t*>(p);
+  out.payload[out.iov_count].iov_len = len;
+  ++out.iov_count;
+  return true;
+}
+
+void Qp::Impl::send_packet(wire::Packet& p, uint32_t payload_len) {
+  p.bth.dest_qp = attrs.attr.dest_qp_num;
+  p.bth.pkey = pipe::DeviceCaps::kDefaultPkey;
+  p.bth.pad_count = wire::pad_for(payload_len);
+  out.hdr_len = uint8_t(wire::build(p, out.hdr));
+  out.pad = p.bth.pad_count;
+  out.payload_len = payload_len;
+  out.dst_ip = attrs.dest_ip;
+  out.src_port = setup.src_port;
+  env.transmit(out);
+}
+
+void Qp::Impl::on_packet(const wire::Packet& pkt, const RxMeta& meta) {
+  const wire::OpcodeInfo& info = wire::opcode_info(pkt.bth.opcode);
+  // Requests are served from RTR on, responses only in RTS (IBA 10.3.1:
+  // RESET and INIT drop everything; ERR drops everything).
+  const bool request = (info.flags & wire::kOpRequest) != 0;
+  if (state == IBV_QPS_RESET || state == IBV_QPS_INIT || state == IBV_QPS_ERR ||
+      (!request && state != IBV_QPS_RTS)) {
+    counters().rx_drop_qp_state.add();
+    return;
+  }
+  if (setup.type != IBV_QPT_RC || info.transport != wire::Transport::kRc) {
+    counters().rx_drop_malformed.add();  // UC/UD are not served yet
+    return;
+  }
+  // A connected QP talks to one peer only (IBA 9.6.1.5.1: source checks;
+  // for RoCE the peer is its IP address) and one P_Key (C9-41).
+  if ((attrs.dest_ip != 0 && meta.src_ip != attrs.dest_ip) ||
+      (pkt.bth.pkey & 0x7fff) != (pipe::DeviceCaps::kDefaultPkey & 0x7fff)) {
+    counters().rx_drop_misaddressed.add();
+    return;
+  }
+  if (request) {
+    // IBA 11.6.3: the first packet received in RTR establishes the
+    // connection (rdma_cm uses it when the peer's RTU is late).
+    if (state == IBV_QPS_RTR && !comm_established) {
+      comm_established = true;
+      env.qp_event(setup.qpn, IBV_EVENT_COMM_EST);
+    }
+    responder.on_request(pkt);
+  } else {
+    completer.on_response(pkt, env.now_ns());
+  }
+}
+
+// ------------------------------------------------------------------- Qp
+
+Qp::Qp(Env& env, const QpSetup& setup) : impl_(std::make_unique<Impl>(env, setup)) {}
+Qp::~Qp() = default;
+
+uint32_t Qp::qpn() const { return impl_->setup.qpn; }
+ibv_qp_state Qp::state() const { return impl_->state; }
+
+int Qp::modify(const ibv_qp_attr& attr, int attr_mask) { return impl_->modify(attr, attr_mask); }
+
+void Qp::query(ibv_qp_attr& attr, ibv_qp_init_attr& init_attr) const {
+  attr = impl_->attrs.attr;
+  attr.cap = impl_->setup.cap;
+  init_attr = ibv_qp_init_attr{};
+  init_attr.qp_type = impl_->setup.type;
+  init_attr.sq_sig_all = impl_->setup.sq_sig_all ? 1 : 0;
+  init_attr.cap = impl_->setup.cap;
+}
+
+void Qp::on_doorbell() {
+  Impl& q = *impl_;
+  switch (q.state) {
+    case IBV_QPS_ERR:
+      q.flush_send_queue();  // IBA 10.8.3.1: posts to a failed QP complete flushed
+      q.flush_recv_queue();
+      break;
+    case IBV_QPS_RTS:
+      q.requester.fetch();
+      q.completer.complete_ready();
+      if (q.requester.can_send()) q.env.wake_qp(q.setup.qpn);
+      break;
+    default:
+      break;  // RESET..RTR: WQEs wait in the ring until RTS
+  }
+}
+
+void Qp::on_packet(const wire::Packet& pkt, const RxMeta& meta) { impl_->on_packet(pkt, meta); }
+
+uint32_t Qp::poll(uint64_t now_ns, uint32_t budget) {
+  Impl& q = *impl_;
+  if (q.state == IBV_QPS_RTS) q.completer.on_timer(now_ns);
+  uint32_t sent = 0;
+  // Replies first: they free the peer's window and READ credits.
+  if (q.state == IBV_QPS_RTR || q.state == IBV_QPS_RTS) sent += q.responder.transmit(budget);
+  if (q.state == IBV_QPS_RTS && sent < budget) sent += q.requester.transmit(budget - sent, now_ns);
+  return sent;
+}
+
+bool Qp::has_tx_work() const {
+  const Impl& q = *impl_;
+  if (q.state != IBV_QPS_RTR && q.state != IBV_QPS_RTS) return false;
+  return q.responder.has_replies() || (q.state == IBV_QPS_RTS && q.requester.can_send());
+}
+
+uint64_t Qp::next_deadline() const {
+  const Impl& q = *impl_;
+  return q.state == IBV_QPS_RTS ? q.completer.deadline() : UINT64_MAX;
+}
+
+}  // namespace flexins::transport

@@ -1,0 +1,62 @@
+// The inside of a Qp: state shared by the requester, responder and
+// completer, and the QP-wide actions (completions, the error state,
+// putting a packet on the wire). Only transport/*.cc include this.
+#pragma once
+
+#include <infiniband/verbs.h>
+
+#include <cstdint>
+
+#include "transport/completer.h"
+#include "transport/qp.h"
+#include "transport/qp_state.h"
+#include "transport/requester.h"
+#include "transport/responder.h"
+#include "transport/send_wr.h"
+
+namespace flexins::transport {
+
+struct Qp::Impl {
+  Impl(Env& e, const QpSetup& s);
+
+  Env& env;
+  QpSetup setup;
+  QpAttrs attrs;
+  ibv_qp_state state = IBV_QPS_RESET;
+  bool comm_established = false;  // IBV_EVENT_COMM_EST raised
+  SendQueue sq;
+  OutPacket out;  // scratch: one packet being built
+  Requester requester;
+  Responder responder;
+  Completer completer;
+
+  Counters& counters() { return env.counters(); }
+  uint32_t mtu() const { return attrs.mtu_bytes; }
+
+  int modify(const ibv_qp_attr& attr, int attr_mask);
+  void set_state(ibv_qp_state s);
+  void on_packet(const wire::Packet& pkt, const RxMeta& meta);
+
+  // ---- completions
+  bool signaled(const SendWr& w) const;
+  // Complete the WQE at the head of the send queue and retire its slot.
+  void complete_send_head(ibv_wc_status status);
+  // Push to a CQ; an overflow fails the QP (IBA 11.4.2.1: CQ overrun).
+  bool push_cqe(CompletionQueue* cq, const pipe::Cqe& cqe);
+
+  // ---- the error state (IBA 10.3.1, 11.6.3)
+  // Move to ERR (no-op if already there), raise `event` if given, and flush
+  // every outstanding and posted WQE with IBV_WC_WR_FLUSH_ERR.
+  void enter_error(bool raise_event, ibv_event_type event);
+  void flush_send_queue();
+  void flush_recv_queue();
+  void discard_queues();  // RESET: posted WQEs vanish without completions
+
+  // ---- transmit: begin_packet(), add_payload() slices, send_packet().
+  // (tx/rx packet and byte counters are the engine's I/O stage's to count.)
+  void begin_packet() { out.iov_count = 0; }
+  bool add_payload(const uint8_t* p, uint32_t len);
+  void send_packet(wire::Packet& p, uint32_t payload_len);
+};
+
+}  // namespace flexins::transport

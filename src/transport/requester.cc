@@ -1,0 +1,271 @@
+#include "transport/requester.h"
+
+#include <cstring>
+
+#include "transport/constants.h"
+#include "transport/qp_impl.h"
+#include "transport/sge_walk.h"
+
+namespace flexins::transport {
+
+using pipe::DeviceCaps;
+using wire::psn_add;
+using wire::psn_diff;
+
+namespace {
+
+uint32_t min3(uint32_t a, uint32_t b, uint32_t c) {
+  uint32_t m = a < b ? a : b;
+  return m < c ? m : c;
+}
+
+bool supported_rc_opcode(uint8_t op) {
+  switch (op) {
+    case IBV_WR_SEND:
+    case IBV_WR_SEND_WITH_IMM:
+    case IBV_WR_RDMA_WRITE:
+    case IBV_WR_RDMA_WRITE_WITH_IMM:
+    case IBV_WR_RDMA_READ:
+    case IBV_WR_ATOMIC_CMP_AND_SWP:
+    case IBV_WR_ATOMIC_FETCH_AND_ADD: return true;
+    default: return false;  // SEND_WITH_INV, LOCAL_INV, BIND_MW, TSO, …: not offered
+  }
+}
+
+}  // namespace
+
+void Requester::reset() {
+  send_index_ = qp_.sq.head;
+  cur_psn_ = next_psn_ = max_sent_psn_ = 0;
+  sent_any_ = false;
+  rd_atomic_outstanding_ = 0;
+  pkts_since_ack_req_ = 0;
+}
+
+void Requester::start(uint32_t sq_psn) {
+  reset();
+  send_index_ = qp_.sq.started;
+  cur_psn_ = next_psn_ = sq_psn;
+  max_sent_psn_ = psn_add(sq_psn, wire::kPsnMask);  // sq_psn - 1: nothing sent
+}
+
+ibv_wc_status Requester::copy_in(SendWr& w, const uint8_t* slot, uint32_t slot_size) const {
+  pipe::SendWqe wqe;
+  std::memcpy(&wqe, slot, sizeof wqe);
+  w.wr_id = wqe.wr_id;
+  w.opcode = ibv_wr_opcode(wqe.opcode);
+  w.send_flags = wqe.send_flags;
+  w.imm_data = wqe.imm_data;
+  w.remote_addr = wqe.remote_addr;
+  w.rkey = wqe.rkey;
+  w.compare_add = wqe.compare_add;
+  w.swap = wqe.swap;
+  w.num_sge = 0;
+  w.length = 0;
+  w.is_inline = false;
+  w.started = false;
+  w.first_psn = w.npkts = w.resp_pkts = 0;
+
+  // IBA 10.8.3 / C10-?: only the operations an RC QP offers.
+  if (qp_.setup.type != IBV_QPT_RC || !supported_rc_opcode(wqe.opcode)) return IBV_WC_LOC_QP_OP_ERR;
+  const uint32_t body = slot_size - uint32_t(sizeof wqe);
+  if (w.send_flags & IBV_SEND_INLINE) {
+    // Inline data is only for operations that send from local memory.
+    if (w.is_read() || w.is_atomic()) return IBV_WC_LOC_QP_OP_ERR;
+    uint32_t max = min3(body, DeviceCaps::kMaxInlineData,
+                        qp_.setup.cap.max_inline_data ? qp_.setup.cap.max_inline_data
+                                                      : DeviceCaps::kMaxInlineData);
+    if (wqe.inline_len > max) return IBV_WC_LOC_LEN_ERR;
+    w.is_inline = true;
+    w.length = wqe.inline_len;
+    w.inline_data.assign(slot + sizeof wqe, slot + sizeof wqe + wqe.inline_len);
+    return IBV_WC_SUCCESS;
+  }
+  uint32_t max_sge = min3(body / uint32_t(sizeof(pipe::Sge)), DeviceCaps::kMaxSge,
+                          qp_.setup.cap.max_send_sge);
+  if (wqe.num_sge > max_sge) return IBV_WC_LOC_QP_OP_ERR;
+  w.num_sge = wqe.num_sge;
+  std::memcpy(w.sge, slot + sizeof wqe, w.num_sge * sizeof(pipe::Sge));
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < w.num_sge; ++i) total += w.sge[i].length;
+  if (total > DeviceCaps::kMaxMsgSize) return IBV_WC_LOC_LEN_ERR;  // IBA C9-?: 2^31 max
+  w.length = uint32_t(total);
+  return IBV_WC_SUCCESS;
+}
+
+ibv_wc_status Requester::validate(const SendWr& w) const {
+  if (w.is_atomic() && w.length != 8) return IBV_WC_LOC_LEN_ERR;  // IBA 9.4.5: 64-bit
+  if (w.is_inline) return IBV_WC_SUCCESS;
+  // READ and atomic results are written into local memory: IBA 10.6.3.1
+  // requires Local Write on those L_Keys.
+  uint32_t need = w.needs_response() ? IBV_ACCESS_LOCAL_WRITE : 0;
+  return walk_sges(qp_.env, qp_.setup.pd, w.sge, w.num_sge, need, 0, w.length,
+                   [](uint8_t*, uint32_t) {});
+}
+
+void Requester::fetch() {
+  pipe::WqConsumer& ring = qp_.setup.sq;
+  if (!ring.valid()) return;
+  while (ring.pending() > 0) {
+    SendWr& w = qp_.sq.at(qp_.sq.fetched);
+    const uint8_t* slot = ring.fetch();
+    ibv_wc_status st = copy_in(w, slot, ring.slot_size());
+    if (st == IBV_WC_SUCCESS) st = validate(w);
+    w.bad_status = st;
+    ++qp_.sq.fetched;
+  }
+}
+
+bool Requester::can_send() const {
+  if (qp_.state != IBV_QPS_RTS || qp_.completer.rnr_waiting()) return false;
+  if (send_index_ == qp_.sq.fetched) return false;
+  const SendWr& w = qp_.sq.at(send_index_);
+  if (!w.started) {
+    if (w.bad_status != IBV_WC_SUCCESS) return false;  // the completer fails it at the head
+    uint32_t depth = qp_.attrs.attr.max_rd_atomic;
+    if (depth == 0) depth = 1;  // 0 would block READs forever; treat as 1
+    if (w.needs_response() && rd_atomic_outstanding_ >= depth) return false;
+    // IBV_SEND_FENCE: wait for earlier READs/atomics (IBA 10.8.3.3).
+    if ((w.send_flags & IBV_SEND_FENCE) && rd_atomic_outstanding_ > 0) return false;
+  }
+  return psn_diff(cur_psn_, qp_.completer.una()) < int32_t(kMaxOutstandingPackets);
+}
+
+uint32_t Requester::transmit(uint32_t budget, uint64_t now_ns) {
+  uint32_t sent = 0;
+  while (sent < budget && can_send()) {
+    send_one(qp_.sq.at(send_index_), now_ns);
+    ++sent;
+  }
+  return sent;
+}
+
+void Requester::start_wqe(SendWr& w) {
+  const uint32_t mtu = qp_.mtu();
+  w.started = true;
+  w.first_psn = next_psn_;
+  w.npkts = w.is_atomic() ? 1 : (w.length == 0 ? 1 : (w.length + mtu - 1) / mtu);
+  w.resp_pkts = 0;
+  next_psn_ = psn_add(w.first_psn, w.npkts);
+  qp_.sq.started = send_index_ + 1;
+  if (w.needs_response()) ++rd_atomic_outstanding_;
+}
+
+void Requester::send_one(SendWr& w, uint64_t now_ns) {
+  if (!w.started) start_wqe(w);
+  const uint32_t psn = cur_psn_;
+  const bool retransmission = sent_any_ && psn_diff(psn, max_sent_psn_) <= 0;
+  uint32_t last_used = psn;
+  if (w.is_read()) {
+    last_used = w.last_psn();
+    send_read_request(w);
+  } else if (w.is_atomic()) {
+    send_atomic(w);
+  } else {
+    send_send_or_write(w);
+  }
+  if (qp_.state != IBV_QPS_RTS) return;  // the MR vanished under a WQE
+  if (!sent_any_ || psn_diff(last_used, max_sent_psn_) > 0) max_sent_psn_ = last_used;
+  sent_any_ = true;
+  if (retransmission) qp_.counters().retransmitted_packets.add();
+  qp_.completer.on_sent(now_ns);
+}
+
+bool Requester::gather(const SendWr& w, uint64_t offset, uint32_t len) {
+  if (w.is_inline) return qp_.add_payload(w.inline_data.data() + offset, len);
+  bool ok = true;
+  ibv_wc_status st = walk_sges(qp_.env, qp_.setup.pd, w.sge, w.num_sge, 0, offset, len,
+                               [&](uint8_t* p, uint32_t n) { ok = ok && qp_.add_payload(p, n); });
+  return ok && st == IBV_WC_SUCCESS;
+}
+
+void Requester::send_send_or_write(SendWr& w) {
+  using namespace wire;
+  const uint32_t mtu = qp_.mtu();
+  const uint32_t k = uint32_t(psn_diff(cur_psn_, w.first_psn));
+  const bool first = k == 0;
+  const bool last = k + 1 == w.npkts;
+  const uint64_t offset = uint64_t(k) * mtu;
+  const uint32_t len = uint32_t(w.length - offset < mtu ? w.length - offset : mtu);
+  const bool send = w.opcode == IBV_WR_SEND || w.opcode == IBV_WR_SEND_WITH_IMM;
+  const bool imm = w.opcode == IBV_WR_SEND_WITH_IMM || w.opcode == IBV_WR_RDMA_WRITE_WITH_IMM;
+
+  Packet p;
+  if (send) {
+    p.bth.opcode = first && last ? (imm ? kRcSendOnlyImm : kRcSendOnly)
+                   : first       ? kRcSendFirst
+                   : last        ? (imm ? kRcSendLastImm : kRcSendLast)
+                                 : kRcSendMiddle;
+  } else {
+    p.bth.opcode = first && last ? (imm ? kRcWriteOnlyImm : kRcWriteOnly)
+                   : first       ? kRcWriteFirst
+                   : last        ? (imm ? kRcWriteLastImm : kRcWriteLast)
+                                 : kRcWriteMiddle;
+    if (first) p.reth = Reth{w.remote_addr, w.rkey, w.length};  // IBA 9.3.3: First/Only
+  }
+  if (last && imm) p.imm_data = w.imm_data;
+  p.bth.solicited = last && (w.send_flags & IBV_SEND_SOLICITED);
+  p.bth.psn = cur_psn_;
+  // AckReq on each message's last packet and every kAckReqEveryPackets.
+  p.bth.ack_req = last || ++pkts_since_ack_req_ >= kAckReqEveryPackets;
+  if (p.bth.ack_req) pkts_since_ack_req_ = 0;
+
+  qp_.begin_packet();
+  if (!gather(w, offset, len)) {
+    qp_.counters().tx_errors.add();
+    qp_.enter_error(true, IBV_EVENT_QP_FATAL);
+    return;
+  }
+  qp_.send_packet(p, len);
+  cur_psn_ = psn_add(cur_psn_, 1);
+  if (last) ++send_index_;
+}
+
+void Requester::send_read_request(SendWr& w) {
+  using namespace wire;
+  // A retried READ asks only for what is still missing (IBA 9.7.4.1.4):
+  // PSN, address and length move forward together.
+  const uint32_t k = uint32_t(psn_diff(cur_psn_, w.first_psn));
+  const uint64_t offset = uint64_t(k) * qp_.mtu();
+  Packet p;
+  p.bth.opcode = kRcReadRequest;
+  p.bth.psn = cur_psn_;
+  p.bth.ack_req = true;
+  p.reth = Reth{w.remote_addr + offset, w.rkey, uint32_t(w.length - offset)};
+  qp_.begin_packet();
+  qp_.send_packet(p, 0);
+  cur_psn_ = psn_add(w.first_psn, w.npkts);
+  ++send_index_;
+}
+
+void Requester::send_atomic(SendWr& w) {
+  using namespace wire;
+  Packet p;
+  const bool cas = w.opcode == IBV_WR_ATOMIC_CMP_AND_SWP;
+  p.bth.opcode = cas ? kRcCompareSwap : kRcFetchAdd;
+  p.bth.psn = cur_psn_;
+  p.bth.ack_req = true;
+  p.atomic = AtomicEth{w.remote_addr, w.rkey, cas ? w.swap : w.compare_add, cas ? w.compare_add : 0};
+  qp_.begin_packet();
+  qp_.send_packet(p, 0);
+  cur_psn_ = psn_add(cur_psn_, 1);
+  ++send_index_;
+}
+
+void Requester::rewind(uint32_t psn) {
+  for (uint32_t i = qp_.sq.head; i != qp_.sq.started; ++i) {
+    if (qp_.sq.at(i).contains_psn(psn)) {
+      send_index_ = i;
+      cur_psn_ = psn;
+      return;
+    }
+  }
+  send_index_ = qp_.sq.started;  // everything started is acknowledged
+  cur_psn_ = next_psn_;
+}
+
+void Requester::on_rd_atomic_done() {
+  if (rd_atomic_outstanding_ > 0) --rd_atomic_outstanding_;
+}
+
+}  // namespace flexins::transport

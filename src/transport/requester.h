@@ -1,0 +1,59 @@
+// RC requester (IBA 9.7.1–9.7.4): copies posted send WQEs out of the SQ,
+// validates them, segments each message at the path MTU into request
+// packets with consecutive PSNs, and transmits what the window allows.
+// Payload leaves as slices of registered memory (header-only TX, DESIGN.md
+// (a)); inline data leaves from the engine's WQE copy.
+#pragma once
+
+#include <cstdint>
+
+#include "transport/qp.h"
+#include "transport/send_wr.h"
+
+namespace flexins::transport {
+
+class Requester {
+ public:
+  explicit Requester(Qp::Impl& qp) : qp_(qp) {}
+
+  void reset();
+  // RTR → RTS: the first request carries sq_psn.
+  void start(uint32_t sq_psn);
+  // Copy every newly posted WQE into the engine (validated; a bad one is
+  // marked and completes in error when it reaches the head of the queue).
+  void fetch();
+  // A packet can go out now (window, RNR wait, READ/atomic credits, fence).
+  bool can_send() const;
+  // Send up to `budget` packets; returns how many were sent.
+  uint32_t transmit(uint32_t budget, uint64_t now_ns);
+  // Go-back-N: the next packet sent is the one with this PSN (IBA 9.7.4.1.3).
+  void rewind(uint32_t psn);
+  // A READ/atomic WQE completed (or was flushed): one more may be issued.
+  void on_rd_atomic_done();
+
+  uint32_t next_psn() const { return next_psn_; }          // for the next new WQE
+  uint32_t max_sent_psn() const { return max_sent_psn_; }  // last PSN used by a sent packet
+  bool sent_any() const { return sent_any_; }
+
+ private:
+  ibv_wc_status copy_in(SendWr& w, const uint8_t* slot, uint32_t slot_size) const;
+  ibv_wc_status validate(const SendWr& w) const;
+  void start_wqe(SendWr& w);
+  void send_one(SendWr& w, uint64_t now_ns);
+  void send_send_or_write(SendWr& w);
+  void send_read_request(SendWr& w);
+  void send_atomic(SendWr& w);
+  bool gather(const SendWr& w, uint64_t offset, uint32_t len);
+  void advance_wqe();
+
+  Qp::Impl& qp_;
+  uint32_t send_index_ = 0;   // SQ index of the WQE being transmitted
+  uint32_t cur_psn_ = 0;      // PSN of the next packet to transmit
+  uint32_t next_psn_ = 0;     // first PSN of the next WQE to start
+  uint32_t max_sent_psn_ = 0;
+  bool sent_any_ = false;
+  uint32_t rd_atomic_outstanding_ = 0;  // ≤ max_rd_atomic (IBA C9-?: initiator depth)
+  uint32_t pkts_since_ack_req_ = 0;
+};
+
+}  // namespace flexins::transport

@@ -1,0 +1,135 @@
+// RC responder (IBA 9.7.5.1, 9.7.5.2): checks each request (PSN, opcode
+// sequence, length, receive WQE, R_Key), places payload straight into the
+// destination memory (the RX path's one copy), writes receive completions,
+// and answers with coalesced ACKs, NAKs, READ responses and atomic ACKs.
+// Replies are queued in PSN order and sent by poll().
+#pragma once
+
+#include <cstdint>
+#include <deque>
+
+#include "transport/constants.h"
+#include "transport/error_table.h"
+#include "transport/qp.h"
+#include "transport/recv_wr.h"
+
+namespace flexins::transport {
+
+class Responder {
+ public:
+  // The responder's explicit states (rxe style), with a name table for traces.
+  enum class State : uint8_t {
+    kCheckPsn,         // expected, duplicate or out of sequence?
+    kDuplicate,        // re-ACK; replay a READ / atomic (IBA 9.7.5.1.2)
+    kOutOfSequence,    // one PSN sequence NAK per gap (IBA 9.7.5.1.1)
+    kCheckOpSequence,  // First … Middle … Last (IBA 9.7.5.1.3? C9-?)
+    kCheckOpAllowed,   // the QP's access flags permit the operation
+    kCheckLength,      // packet and message lengths (IBA C9-?, 9.7.5.1.3)
+    kCheckResources,   // a receive WQE for SEND / WRITE-with-imm, else RNR
+    kCheckRkey,        // R_Key, PD, bounds, access rights (IBA 10.6.3)
+    kExecute,          // place data / run the READ / atomic
+    kComplete,         // receive completion, MSN, next expected PSN
+    kAcknowledge,      // coalesced ACK
+    kError,            // NAK by the error table, maybe fail the QP
+    kDone,
+    kCount,
+  };
+  static const char* state_name(State s);
+
+  explicit Responder(Qp::Impl& qp) : qp_(qp) {}
+
+  void reset();
+  void start(uint32_t rq_psn);
+  void on_request(const wire::Packet& pkt);
+  bool has_replies() const { return !replies_.empty(); }
+  uint32_t transmit(uint32_t budget);
+  // The QP failed: the receive in progress completes flushed.
+  void flush_current_recv();
+  uint32_t expected_psn() const { return epsn_; }
+
+ private:
+  enum class InMessage : uint8_t { kNone, kSend, kWrite };
+
+  struct Reply {
+    enum class Kind : uint8_t { kAck, kReadResponse, kAtomicAck } kind = Kind::kAck;
+    uint32_t psn = 0;  // ACK/NAK/atomic ACK: its PSN; READ: first response PSN
+    uint8_t syndrome = 0;
+    uint32_t msn = 0;
+    // READ
+    uint32_t npkts = 0;
+    uint32_t next_pkt = 0;
+    uint64_t va = 0;
+    uint32_t rkey = 0;
+    uint32_t length = 0;
+    // atomic
+    uint64_t orig = 0;
+  };
+
+  // A READ or atomic request as executed, for duplicates (IBA 9.7.5.1.2).
+  struct ReplayRecord {
+    bool valid = false;
+    bool atomic = false;
+    uint32_t psn = 0;
+    uint32_t npkts = 0;
+    uint64_t va = 0;
+    uint32_t rkey = 0;
+    uint32_t length = 0;
+    uint64_t orig = 0;  // atomic result
+  };
+
+  struct Ctx {
+    const wire::Packet* pkt = nullptr;
+    uint8_t opcode = 0;
+    uint16_t flags = 0;
+    RespError error = RespError::kNone;
+  };
+
+  State check_psn(Ctx& c);
+  State duplicate(Ctx& c);
+  State out_of_sequence(Ctx& c);
+  State check_op_sequence(Ctx& c);
+  State check_op_allowed(Ctx& c);
+  State check_length(Ctx& c);
+  State check_resources(Ctx& c);
+  State check_rkey(Ctx& c);
+  State execute(Ctx& c);
+  State complete(Ctx& c);
+  State acknowledge(Ctx& c);
+  State error(Ctx& c);
+
+  // Resolve an R_Key for [va, va+len) with `access` (IBA 10.6.3.1, C10-?).
+  uint8_t* check_remote(uint32_t rkey, uint64_t va, uint64_t len, uint32_t access) const;
+  void queue_ack(uint32_t psn);
+  void queue_nak(uint32_t psn, uint8_t syndrome);
+  void push_reply(const Reply& r);
+  void send_ack(const Reply& r);
+  bool send_read_response(Reply& r);  // false: the MR went away
+  void send_atomic_ack(const Reply& r);
+  void complete_recv(ibv_wc_status status, uint32_t byte_len, bool with_imm, uint32_t imm,
+                     bool rdma_imm, bool solicited);
+  ReplayRecord* find_record(uint32_t psn, bool atomic);
+  uint64_t execute_atomic(uint8_t* target, uint8_t opcode, uint64_t swap_add, uint64_t compare);
+  uint32_t read_npkts(uint32_t length) const;
+
+  Qp::Impl& qp_;
+  uint32_t epsn_ = 0;  // next expected request PSN
+  uint32_t msn_ = 0;   // messages completed (24 bits, IBA 9.7.5.1.5)
+  bool nak_sent_for_gap_ = false;
+  InMessage in_msg_ = InMessage::kNone;
+  // SEND in progress
+  bool have_recv_ = false;
+  RecvWr recv_;
+  uint32_t recv_offset_ = 0;
+  // WRITE in progress (the RETH of its First packet)
+  uint64_t write_va_ = 0;
+  uint32_t write_rkey_ = 0;
+  uint32_t write_len_ = 0;
+  uint32_t write_offset_ = 0;
+  uint32_t unacked_pkts_ = 0;
+
+  ReplayRecord records_[kReplayRecords];
+  uint32_t next_record_ = 0;
+  std::deque<Reply> replies_;
+};
+
+}  // namespace flexins::transport

@@ -1,0 +1,108 @@
+// Address handles (UD). The engine keeps the resolved path; a send names it
+// by handle.
+#include <arpa/inet.h>
+
+#include <cerrno>
+#include <cstring>
+#include <new>
+
+#include "pipe/control_proto.h"
+#include "verbs/control_client.h"
+#include "verbs/objects.h"
+
+using namespace flexins;
+using namespace flexins::verbs;
+
+namespace {
+
+// The 40 bytes before a UD receive's payload. For RoCE v2 over IPv4 the
+// IPv4 header sits in the last 20 of them, as rdma-core's providers do.
+bool grh_holds_ipv4(const ibv_grh* grh) {
+  const auto* b = reinterpret_cast<const uint8_t*>(grh);
+  return b[20] == 0x45;  // version 4, 5-word header
+}
+
+}  // namespace
+
+extern "C" {
+
+struct ibv_ah* ibv_create_ah(struct ibv_pd* pd, struct ibv_ah_attr* attr) {
+  if (pd == nullptr || attr == nullptr) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  auto* ah = new (std::nothrow) Ah{};
+  if (ah == nullptr) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  pipe::CreateAhRequest req{to_pd(pd)->handle, 0, *attr};
+  pipe::HandleReply rep{};
+  int err = to_context(pd->context)->control->call(pipe::CtlOp::kCreateAh, req, &rep);
+  if (err != 0) {
+    delete ah;
+    errno = err;
+    return nullptr;
+  }
+  ah->handle = rep.handle;
+  ah->ah.context = pd->context;
+  ah->ah.pd = pd;
+  ah->ah.handle = rep.handle;
+  return &ah->ah;
+}
+
+int ibv_destroy_ah(struct ibv_ah* ah) {
+  if (ah == nullptr) return EINVAL;
+  int err = to_context(ah->context)->control->call(pipe::CtlOp::kDestroyAh,
+                                                   pipe::HandleRequest{to_ah(ah)->handle, 0});
+  if (err != 0 && err != EIO) return err;
+  delete to_ah(ah);
+  return 0;
+}
+
+int ibv_init_ah_from_wc(struct ibv_context* context, uint8_t port_num, struct ibv_wc* wc,
+                        struct ibv_grh* grh, struct ibv_ah_attr* ah_attr) {
+  if (context == nullptr || wc == nullptr || ah_attr == nullptr) {
+    errno = EINVAL;
+    return -1;
+  }
+  std::memset(ah_attr, 0, sizeof *ah_attr);
+  ah_attr->dlid = wc->slid;
+  ah_attr->sl = wc->sl;
+  ah_attr->src_path_bits = wc->dlid_path_bits;
+  ah_attr->port_num = port_num;
+  if (!(wc->wc_flags & IBV_WC_GRH) || grh == nullptr) {
+    // RoCE always carries a GRH: without it there is no way back.
+    errno = EINVAL;
+    return -1;
+  }
+  ah_attr->is_global = 1;
+  ah_attr->grh.sgid_index = 0;
+  ah_attr->grh.hop_limit = 0xff;
+  if (grh_holds_ipv4(grh)) {
+    const auto* ip = reinterpret_cast<const uint8_t*>(grh) + 20;
+    uint8_t* g = ah_attr->grh.dgid.raw;  // ::ffff:<source address>
+    g[10] = g[11] = 0xff;
+    std::memcpy(g + 12, ip + 12, 4);
+    ah_attr->grh.traffic_class = ip[1];
+  } else {
+    uint32_t flow = ntohl(grh->version_tclass_flow);
+    ah_attr->grh.dgid = grh->sgid;
+    ah_attr->grh.flow_label = flow & 0xfffff;
+    ah_attr->grh.traffic_class = uint8_t((flow >> 20) & 0xff);
+  }
+  return 0;
+}
+
+struct ibv_ah* ibv_create_ah_from_wc(struct ibv_pd* pd, struct ibv_wc* wc, struct ibv_grh* grh,
+                                     uint8_t port_num) {
+  if (pd == nullptr) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  ibv_ah_attr attr;
+  if (ibv_init_ah_from_wc(pd->context, port_num, wc, grh, &attr) != 0) return nullptr;
+  return ibv_create_ah(pd, &attr);
+}
+
+}  // extern "C"

@@ -1,0 +1,76 @@
+// Runs a real engine (`flexins daemon`) for a test: private run directory,
+// address 127.0.0.3, killed at the end.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <infiniband/verbs.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+namespace flexins::verbs::testing {
+
+inline constexpr const char* kEngineIp = "127.0.0.3";
+
+class EngineProcess {
+ public:
+  EngineProcess() {
+    char tmpl[] = "/tmp/flexins-verbs-test-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) return;
+    dir_ = tmpl;
+    setenv("FLEXINS_RUN_DIR", dir_.c_str(), 1);
+    unsetenv("FLEXINS_IP");
+    pid_ = fork();
+    if (pid_ == 0) {
+      execl(FLEXINS_ENGINE_BIN, FLEXINS_ENGINE_BIN, "daemon", "--ip", kEngineIp, nullptr);
+      _exit(127);
+    }
+    std::string sock = dir_ + "/engine-" + kEngineIp + ".sock";
+    for (int i = 0; i < 500 && !ready_; ++i) {
+      struct stat st;
+      ready_ = stat(sock.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+      if (!ready_) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  ~EngineProcess() {
+    kill_now(SIGTERM);
+    std::string cmd = "rm -rf " + dir_;
+    if (!dir_.empty() && system(cmd.c_str()) != 0) perror("rm");
+  }
+  EngineProcess(const EngineProcess&) = delete;
+  EngineProcess& operator=(const EngineProcess&) = delete;
+
+  bool ready() const { return ready_; }
+  void kill_now(int sig) {
+    if (pid_ <= 0) return;
+    kill(pid_, sig);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+ private:
+  std::string dir_;
+  pid_t pid_ = -1;
+  bool ready_ = false;
+};
+
+// The engine's device, opened.
+inline ibv_context* open_engine_device() {
+  int n = 0;
+  ibv_device** list = ibv_get_device_list(&n);
+  if (list == nullptr || n != 1) {
+    if (list) ibv_free_device_list(list);
+    return nullptr;
+  }
+  ibv_context* ctx = ibv_open_device(list[0]);
+  ibv_free_device_list(list);
+  return ctx;
+}
+
+}  // namespace flexins::verbs::testing

@@ -1,0 +1,452 @@
+// The verbs library against a real engine: object creation, the errnos
+// the man pages promise, data through loopback QPs, and engine death.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <infiniband/verbs.h>
+#include <poll.h>
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "engine_fixture.h"
+#include "verbs/objects.h"
+
+#undef ibv_reg_mr
+#undef ibv_query_port
+
+namespace flexins::verbs {
+namespace {
+
+using testing::EngineProcess;
+using testing::open_engine_device;
+
+class WithEngine : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { engine_ = new EngineProcess; }
+  static void TearDownTestSuite() {
+    delete engine_;
+    engine_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_TRUE(engine_->ready()) << "flexins daemon did not come up";
+    ctx_ = open_engine_device();
+    ASSERT_NE(ctx_, nullptr) << strerror(errno);
+    pd_ = ibv_alloc_pd(ctx_);
+    ASSERT_NE(pd_, nullptr) << strerror(errno);
+  }
+  void TearDown() override {
+    if (pd_) {
+      EXPECT_EQ(ibv_dealloc_pd(pd_), 0);
+    }
+    if (ctx_) {
+      EXPECT_EQ(ibv_close_device(ctx_), 0);
+    }
+  }
+  ibv_cq* make_cq(int cqe = 64, ibv_comp_channel* ch = nullptr) {
+    return ibv_create_cq(ctx_, cqe, this, ch, 0);
+  }
+  ibv_qp* make_rc_qp(ibv_cq* cq, uint32_t wr = 16, uint32_t inline_bytes = 64) {
+    ibv_qp_init_attr a{};
+    a.send_cq = cq;
+    a.recv_cq = cq;
+    a.qp_type = IBV_QPT_RC;
+    a.cap.max_send_wr = wr;
+    a.cap.max_recv_wr = wr;
+    a.cap.max_send_sge = 2;
+    a.cap.max_recv_sge = 2;
+    a.cap.max_inline_data = inline_bytes;
+    return ibv_create_qp(pd_, &a);
+  }
+  // RESET → INIT → RTR → RTS, talking to `remote_qpn` on our own address.
+  void connect(ibv_qp* qp, uint32_t remote_qpn) {
+    ibv_qp_attr a{};
+    a.qp_state = IBV_QPS_INIT;
+    a.pkey_index = 0;
+    a.port_num = 1;
+    a.qp_access_flags = IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ;
+    ASSERT_EQ(ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
+                                        IBV_QP_ACCESS_FLAGS),
+              0);
+    a = {};
+    a.qp_state = IBV_QPS_RTR;
+    a.path_mtu = IBV_MTU_1024;
+    a.dest_qp_num = remote_qpn;
+    a.rq_psn = 0;
+    a.max_dest_rd_atomic = 1;
+    a.min_rnr_timer = 12;
+    a.ah_attr.is_global = 1;
+    ASSERT_EQ(ibv_query_gid(ctx_, 1, 0, &a.ah_attr.grh.dgid), 0);
+    a.ah_attr.grh.hop_limit = 64;
+    a.ah_attr.port_num = 1;
+    ASSERT_EQ(ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
+                                        IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
+                                        IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER),
+              0);
+    a = {};
+    a.qp_state = IBV_QPS_RTS;
+    a.timeout = 14;
+    a.retry_cnt = 7;
+    a.rnr_retry = 7;
+    a.sq_psn = 0;
+    a.max_rd_atomic = 1;
+    ASSERT_EQ(ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
+                                        IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN |
+                                        IBV_QP_MAX_QP_RD_ATOMIC),
+              0);
+    EXPECT_EQ(qp->state, IBV_QPS_RTS);
+  }
+  // Poll until `n` completions arrive (or 5 s pass).
+  std::vector<ibv_wc> poll_n(ibv_cq* cq, size_t n) {
+    std::vector<ibv_wc> out;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (out.size() < n && std::chrono::steady_clock::now() < deadline) {
+      ibv_wc wc[8];
+      int got = ibv_poll_cq(cq, 8, wc);
+      EXPECT_GE(got, 0);
+      if (got < 0) break;
+      out.insert(out.end(), wc, wc + got);
+    }
+    return out;
+  }
+
+  static EngineProcess* engine_;
+  ibv_context* ctx_ = nullptr;
+  ibv_pd* pd_ = nullptr;
+};
+EngineProcess* WithEngine::engine_ = nullptr;
+
+TEST_F(WithEngine, QueriesDescribeARoceV2Port) {
+  ibv_device_attr dev;
+  ASSERT_EQ(ibv_query_device(ctx_, &dev), 0);
+  EXPECT_EQ(dev.phys_port_cnt, 1);
+  EXPECT_GT(dev.max_qp_wr, 0);
+  ibv_port_attr port;
+  ASSERT_EQ(___ibv_query_port(ctx_, 1, &port), 0);  // through verbs_context
+  EXPECT_EQ(port.state, IBV_PORT_ACTIVE);
+  EXPECT_EQ(port.link_layer, IBV_LINK_LAYER_ETHERNET);
+  EXPECT_EQ(port.gid_tbl_len, 1);
+  EXPECT_EQ(ibv_query_port(ctx_, 2, reinterpret_cast<_compat_ibv_port_attr*>(&port)), EINVAL);
+  // The exported symbol fills the old 48-byte structure and nothing after.
+  ibv_port_attr old;
+  std::memset(&old, 0xee, sizeof old);
+  ASSERT_EQ(ibv_query_port(ctx_, 1, reinterpret_cast<_compat_ibv_port_attr*>(&old)), 0);
+  EXPECT_EQ(old.state, IBV_PORT_ACTIVE);
+  EXPECT_EQ(old.port_cap_flags2, 0xeeee) << "wrote past the compat structure";
+  ibv_gid gid;
+  ASSERT_EQ(ibv_query_gid(ctx_, 1, 0, &gid), 0);
+  const uint8_t want[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 3};
+  EXPECT_EQ(std::memcmp(gid.raw, want, 16), 0);
+  EXPECT_EQ(ibv_query_gid(ctx_, 1, 1, &gid), -1);
+  ibv_gid_entry e;
+  ASSERT_EQ(ibv_query_gid_ex(ctx_, 1, 0, &e, 0), 0);
+  EXPECT_EQ(e.gid_type, IBV_GID_TYPE_ROCE_V2);
+  __be16 pkey;
+  ASSERT_EQ(ibv_query_pkey(ctx_, 1, 0, &pkey), 0);
+  EXPECT_EQ(pkey, 0xffff);
+  ibv_device_attr_ex ex;
+  ASSERT_EQ(ibv_query_device_ex(ctx_, nullptr, &ex), 0);
+  EXPECT_EQ(ex.orig_attr.vendor_id, dev.vendor_id);
+}
+
+TEST_F(WithEngine, RegisteredMemoryKeepsItsContents) {
+  std::vector<uint8_t> buf(3 * 4096 + 100);
+  std::mt19937 rng(11);
+  for (auto& b : buf) b = uint8_t(rng());
+  auto before = buf;
+  ibv_mr* mr = ibv_reg_mr(pd_, buf.data(), buf.size(), IBV_ACCESS_LOCAL_WRITE |
+                                                           IBV_ACCESS_REMOTE_WRITE);
+  ASSERT_NE(mr, nullptr) << strerror(errno);
+  EXPECT_EQ(mr->addr, buf.data());
+  EXPECT_EQ(mr->length, buf.size());
+  EXPECT_NE(mr->lkey, mr->rkey);
+  EXPECT_EQ(buf, before);
+  // A PD with objects cannot go (ibv_dealloc_pd(3): EBUSY).
+  EXPECT_EQ(ibv_dealloc_pd(pd_), EBUSY);
+  EXPECT_EQ(ibv_dereg_mr(mr), 0);
+  EXPECT_EQ(buf, before);
+}
+
+TEST_F(WithEngine, RegMrErrnos) {
+  std::vector<uint8_t> buf(4096);
+  // A PD the engine never handed out.
+  Pd bogus{};
+  bogus.pd.context = ctx_;
+  bogus.pd.handle = bogus.handle = 0xdead;
+  errno = 0;
+  EXPECT_EQ(ibv_reg_mr(&bogus.pd, buf.data(), buf.size(), IBV_ACCESS_LOCAL_WRITE), nullptr);
+  EXPECT_EQ(errno, EINVAL);
+  // Memory someone else shares: cannot be moved onto our memfd.
+  void* shared = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  errno = 0;
+  EXPECT_EQ(ibv_reg_mr(pd_, shared, 4096, IBV_ACCESS_LOCAL_WRITE), nullptr);
+  EXPECT_EQ(errno, EOPNOTSUPP);
+  munmap(shared, 4096);
+  // Nothing mapped there.
+  errno = 0;
+  EXPECT_EQ(ibv_reg_mr(pd_, reinterpret_cast<void*>(4096), 4096, IBV_ACCESS_LOCAL_WRITE), nullptr);
+  EXPECT_EQ(errno, EFAULT);
+}
+
+TEST_F(WithEngine, CompletionQueuesAndChannels) {
+  errno = 0;
+  EXPECT_EQ(ibv_create_cq(ctx_, 0, nullptr, nullptr, 0), nullptr);
+  EXPECT_EQ(errno, EINVAL);
+  errno = 0;
+  EXPECT_EQ(ibv_create_cq(ctx_, 16, nullptr, nullptr, 1), nullptr) << "one comp vector";
+  EXPECT_EQ(errno, EINVAL);
+
+  ibv_comp_channel* ch = ibv_create_comp_channel(ctx_);
+  ASSERT_NE(ch, nullptr) << strerror(errno);
+  ibv_cq* cq = make_cq(10, ch);
+  ASSERT_NE(cq, nullptr) << strerror(errno);
+  EXPECT_GE(cq->cqe, 10);
+  EXPECT_EQ(cq->cq_context, this);
+  EXPECT_EQ(ibv_destroy_comp_channel(ch), EBUSY) << "a CQ still reports to it";
+  ibv_wc wc;
+  EXPECT_EQ(ibv_poll_cq(cq, 1, &wc), 0);
+  EXPECT_EQ(ibv_req_notify_cq(cq, 0), 0);
+  // Nothing completes: the channel fd stays quiet.
+  pollfd p{ch->fd, POLLIN, 0};
+  EXPECT_EQ(poll(&p, 1, 20), 0);
+  EXPECT_EQ(ibv_destroy_cq(cq), 0);
+  EXPECT_EQ(ibv_destroy_comp_channel(ch), 0);
+
+  ibv_cq_init_attr_ex attr{};
+  attr.cqe = 8;
+  attr.wc_flags = IBV_WC_STANDARD_FLAGS;
+  ibv_cq_ex* cqx = ibv_create_cq_ex(ctx_, &attr);
+  ASSERT_NE(cqx, nullptr) << strerror(errno);
+  ibv_poll_cq_attr pa{};
+  EXPECT_EQ(ibv_start_poll(cqx, &pa), ENOENT);
+  attr.wc_flags = IBV_WC_EX_WITH_COMPLETION_TIMESTAMP;
+  errno = 0;
+  EXPECT_EQ(ibv_create_cq_ex(ctx_, &attr), nullptr);
+  EXPECT_EQ(errno, EOPNOTSUPP);
+  EXPECT_EQ(ibv_destroy_cq(ibv_cq_ex_to_cq(cqx)), 0);
+}
+
+TEST_F(WithEngine, QueuePairStatesAndPostingErrnos) {
+  ibv_cq* cq = make_cq();
+  ASSERT_NE(cq, nullptr);
+  ibv_qp* qp = make_rc_qp(cq, 4);
+  ASSERT_NE(qp, nullptr) << strerror(errno);
+  EXPECT_EQ(qp->state, IBV_QPS_RESET);
+  EXPECT_NE(ibv_qp_to_qp_ex(qp), nullptr);
+  EXPECT_EQ(ibv_destroy_cq(cq), EBUSY) << "the QP still uses it";
+
+  // RESET → INIT needs P_Key index, port and access flags (IBA 11.2.4.2).
+  ibv_qp_attr a{};
+  a.qp_state = IBV_QPS_INIT;
+  EXPECT_EQ(ibv_modify_qp(qp, &a, IBV_QP_STATE), EINVAL);
+  EXPECT_EQ(qp->state, IBV_QPS_RESET);
+  a.port_num = 1;
+  ASSERT_EQ(ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
+                                      IBV_QP_ACCESS_FLAGS),
+            0);
+  EXPECT_EQ(qp->state, IBV_QPS_INIT);
+  ibv_qp_attr q{};
+  ibv_qp_init_attr qi{};
+  ASSERT_EQ(ibv_query_qp(qp, &q, IBV_QP_STATE | IBV_QP_CAP, &qi), 0);
+  EXPECT_EQ(q.qp_state, IBV_QPS_INIT);
+  EXPECT_EQ(qi.send_cq, cq);
+  EXPECT_GE(qi.cap.max_send_wr, 4u);
+
+  std::vector<uint8_t> buf(256);
+  ibv_mr* mr = ibv_reg_mr(pd_, buf.data(), buf.size(), IBV_ACCESS_LOCAL_WRITE);
+  ASSERT_NE(mr, nullptr);
+  ibv_sge sge{reinterpret_cast<uintptr_t>(buf.data()), 64, mr->lkey};
+  // A send before RTS is an immediate error, and *bad_wr names it.
+  ibv_send_wr swr{};
+  swr.sg_list = &sge;
+  swr.num_sge = 1;
+  swr.opcode = IBV_WR_SEND;
+  ibv_send_wr* bad_s = nullptr;
+  EXPECT_EQ(ibv_post_send(qp, &swr, &bad_s), EINVAL);
+  EXPECT_EQ(bad_s, &swr);
+
+  // Receives are fine in INIT, until the queue is full (ENOMEM) or a WR
+  // has more entries than the QP takes (EINVAL).
+  ibv_qp_attr cap_attr{};
+  ibv_qp_init_attr cap_init{};
+  ASSERT_EQ(ibv_query_qp(qp, &cap_attr, IBV_QP_CAP, &cap_init), 0);
+  const uint32_t depth = cap_init.cap.max_recv_wr;
+  std::vector<ibv_recv_wr> rwrs(depth + 2);
+  for (size_t i = 0; i < rwrs.size(); ++i) {
+    rwrs[i].wr_id = i;
+    rwrs[i].sg_list = &sge;
+    rwrs[i].num_sge = 1;
+    rwrs[i].next = i + 1 < rwrs.size() ? &rwrs[i + 1] : nullptr;
+  }
+  ibv_recv_wr* bad_r = nullptr;
+  EXPECT_EQ(ibv_post_recv(qp, &rwrs[0], &bad_r), ENOMEM);
+  EXPECT_EQ(bad_r, &rwrs[depth]) << "the first WR that did not fit";
+  ibv_sge many[32] = {};
+  ibv_recv_wr big{};
+  big.sg_list = many;
+  big.num_sge = 32;
+  EXPECT_EQ(ibv_post_recv(qp, &big, &bad_r), EINVAL);
+  EXPECT_EQ(bad_r, &big);
+
+  EXPECT_EQ(ibv_destroy_qp(qp), 0);
+  EXPECT_EQ(ibv_dereg_mr(mr), 0);
+  EXPECT_EQ(ibv_destroy_cq(cq), 0);
+}
+
+TEST_F(WithEngine, DataMovesBetweenTwoConnectedQps) {
+  ibv_comp_channel* ch = ibv_create_comp_channel(ctx_);
+  ASSERT_NE(ch, nullptr);
+  ibv_cq* cq_a = make_cq(64, ch);
+  ibv_cq* cq_b = make_cq(64);
+  ASSERT_TRUE(cq_a && cq_b);
+  ibv_qp* a = make_rc_qp(cq_a);
+  ibv_qp* b = make_rc_qp(cq_b);
+  ASSERT_TRUE(a && b);
+  connect(a, b->qp_num);
+  connect(b, a->qp_num);
+
+  std::vector<uint8_t> src(8192), dst(8192, 0);
+  std::mt19937 rng(5);
+  for (auto& x : src) x = uint8_t(rng());
+  ibv_mr* smr = ibv_reg_mr(pd_, src.data(), src.size(), IBV_ACCESS_LOCAL_WRITE);
+  ibv_mr* dmr = ibv_reg_mr(pd_, dst.data(), dst.size(),
+                           IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
+  ASSERT_TRUE(smr && dmr);
+
+  // SEND a → b.
+  ibv_sge rsge{reinterpret_cast<uintptr_t>(dst.data()), 4096, dmr->lkey};
+  ibv_recv_wr rwr{};
+  rwr.wr_id = 7;
+  rwr.sg_list = &rsge;
+  rwr.num_sge = 1;
+  ibv_recv_wr* bad_r;
+  ASSERT_EQ(ibv_post_recv(b, &rwr, &bad_r), 0);
+  ASSERT_EQ(ibv_req_notify_cq(cq_a, 0), 0);
+  ibv_sge ssge{reinterpret_cast<uintptr_t>(src.data()), 3000, smr->lkey};
+  ibv_send_wr swr{};
+  swr.wr_id = 9;
+  swr.sg_list = &ssge;
+  swr.num_sge = 1;
+  swr.opcode = IBV_WR_SEND;
+  swr.send_flags = IBV_SEND_SIGNALED;
+  ibv_send_wr* bad_s;
+  ASSERT_EQ(ibv_post_send(a, &swr, &bad_s), 0);
+  auto rwc = poll_n(cq_b, 1);
+  ASSERT_EQ(rwc.size(), 1u);
+  EXPECT_EQ(rwc[0].status, IBV_WC_SUCCESS) << ibv_wc_status_str(rwc[0].status);
+  EXPECT_EQ(rwc[0].wr_id, 7u);
+  EXPECT_EQ(rwc[0].opcode, IBV_WC_RECV);
+  EXPECT_EQ(rwc[0].byte_len, 3000u);
+  EXPECT_EQ(rwc[0].qp_num, b->qp_num);
+  EXPECT_EQ(std::memcmp(dst.data(), src.data(), 3000), 0);
+  // The send completion comes with a channel event (the CQ was armed).
+  ibv_cq* ev_cq = nullptr;
+  void* ev_ctx = nullptr;
+  ASSERT_EQ(ibv_get_cq_event(ch, &ev_cq, &ev_ctx), 0);
+  EXPECT_EQ(ev_cq, cq_a);
+  EXPECT_EQ(ev_ctx, this);
+  ibv_ack_cq_events(cq_a, 1);
+  auto swc = poll_n(cq_a, 1);
+  ASSERT_EQ(swc.size(), 1u);
+  EXPECT_EQ(swc[0].status, IBV_WC_SUCCESS);
+  EXPECT_EQ(swc[0].opcode, IBV_WC_SEND);
+  EXPECT_EQ(swc[0].wr_id, 9u);
+
+  // RDMA WRITE with inline data, then through the ibv_wr_* API.
+  const char msg[] = "inline hello";
+  ibv_sge isge{reinterpret_cast<uintptr_t>(msg), sizeof msg, 0};
+  ibv_send_wr wwr{};
+  wwr.wr_id = 10;
+  wwr.sg_list = &isge;
+  wwr.num_sge = 1;
+  wwr.opcode = IBV_WR_RDMA_WRITE;
+  wwr.send_flags = IBV_SEND_SIGNALED | IBV_SEND_INLINE;
+  wwr.wr.rdma.remote_addr = reinterpret_cast<uintptr_t>(dst.data()) + 5000;
+  wwr.wr.rdma.rkey = dmr->rkey;
+  ASSERT_EQ(ibv_post_send(a, &wwr, &bad_s), 0);
+  swc = poll_n(cq_a, 1);
+  ASSERT_EQ(swc.size(), 1u);
+  EXPECT_EQ(swc[0].status, IBV_WC_SUCCESS);
+  EXPECT_EQ(swc[0].opcode, IBV_WC_RDMA_WRITE);
+  EXPECT_STREQ(reinterpret_cast<char*>(dst.data()) + 5000, msg);
+
+  ibv_qp_ex* ax = ibv_qp_to_qp_ex(a);
+  ibv_wr_start(ax);
+  ax->wr_id = 11;
+  ax->wr_flags = IBV_SEND_SIGNALED;
+  ibv_wr_rdma_write(ax, dmr->rkey, reinterpret_cast<uintptr_t>(dst.data()) + 6000);
+  ibv_wr_set_sge(ax, smr->lkey, reinterpret_cast<uintptr_t>(src.data()) + 100, 1000);
+  ASSERT_EQ(ibv_wr_complete(ax), 0);
+  swc = poll_n(cq_a, 1);
+  ASSERT_EQ(swc.size(), 1u);
+  EXPECT_EQ(swc[0].status, IBV_WC_SUCCESS);
+  EXPECT_EQ(swc[0].wr_id, 11u);
+  EXPECT_EQ(std::memcmp(dst.data() + 6000, src.data() + 100, 1000), 0);
+  // A batch with a bad WR is not posted at all.
+  ibv_wr_start(ax);
+  ibv_wr_send(ax);
+  ibv_wr_set_sge(ax, smr->lkey, reinterpret_cast<uintptr_t>(src.data()), 10);
+  ibv_wr_set_inline_data(ax, src.data(), 100000);  // larger than max_inline_data
+  EXPECT_EQ(ibv_wr_complete(ax), EINVAL);
+
+  EXPECT_EQ(ibv_destroy_qp(a), 0);
+  EXPECT_EQ(ibv_destroy_qp(b), 0);
+  EXPECT_EQ(ibv_dereg_mr(smr), 0);
+  EXPECT_EQ(ibv_dereg_mr(dmr), 0);
+  EXPECT_EQ(ibv_destroy_cq(cq_a), 0) << "every event was acked";
+  EXPECT_EQ(ibv_destroy_cq(cq_b), 0);
+  EXPECT_EQ(ibv_destroy_comp_channel(ch), 0);
+}
+
+// The engine dies under an application: nothing hangs, the application
+// hears DEVICE_FATAL once, and it can still clean up.
+TEST(EngineDeath, ReportedAndNeverHangs) {
+  EngineProcess engine;
+  ASSERT_TRUE(engine.ready());
+  ibv_context* ctx = open_engine_device();
+  ASSERT_NE(ctx, nullptr);
+  ibv_pd* pd = ibv_alloc_pd(ctx);
+  ibv_comp_channel* ch = ibv_create_comp_channel(ctx);
+  ASSERT_TRUE(pd && ch);
+  ibv_cq* cq = ibv_create_cq(ctx, 16, nullptr, ch, 0);
+  ASSERT_NE(cq, nullptr);
+  ASSERT_EQ(ibv_req_notify_cq(cq, 0), 0);
+
+  engine.kill_now(SIGKILL);
+
+  ibv_async_event ev;
+  ASSERT_EQ(ibv_get_async_event(ctx, &ev), 0);
+  EXPECT_EQ(ev.event_type, IBV_EVENT_DEVICE_FATAL);
+  ibv_ack_async_event(&ev);
+  // Reported once; later reads fail instead of blocking.
+  EXPECT_EQ(ibv_get_async_event(ctx, &ev), -1);
+
+  ibv_cq* got_cq;
+  void* got_ctx;
+  EXPECT_EQ(ibv_get_cq_event(ch, &got_cq, &got_ctx), -1);
+
+  // A busy poller learns within about the liveness interval.
+  auto t0 = std::chrono::steady_clock::now();
+  int r = 0;
+  ibv_wc wc;
+  while ((r = ibv_poll_cq(cq, 1, &wc)) == 0 &&
+         std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2)) {
+  }
+  EXPECT_LT(r, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(500));
+
+  errno = 0;
+  EXPECT_EQ(ibv_alloc_pd(ctx), nullptr);
+  EXPECT_EQ(errno, EIO);
+  EXPECT_EQ(ibv_destroy_cq(cq), 0);
+  EXPECT_EQ(ibv_destroy_comp_channel(ch), 0);
+  EXPECT_EQ(ibv_dealloc_pd(pd), 0);
+  EXPECT_EQ(ibv_close_device(ctx), 0);
+}
+
+}  // namespace
+}  // namespace flexins::verbs
