@@ -212,7 +212,9 @@ void Worker::handle_datagram(const io::RxDatagram& d) {
   }
   auto it = qps_.find(pkt.bth.dest_qp);
   if (it == qps_.end()) {
-    counters_.rx_drop_unknown_qp.add();
+    auto t = tombstones_.find(pkt.bth.dest_qp);
+    if (t == tombstones_.end() || !transport::tombstone_answer(*this, t->second, pkt, d.src_ip))
+      counters_.rx_drop_unknown_qp.add();
     return;
   }
   transport::RxMeta meta{d.src_ip, d.src_port, d.ecn};
@@ -244,6 +246,7 @@ void Worker::remove_context(uint32_t id) {
 
 void Worker::add_qp(std::unique_ptr<transport::Qp> qp, pipe::QpShm* shm, const WorkerContext& ctx) {
   uint32_t qpn = qp->qpn();
+  tombstones_.erase(qpn);
   QpEntry e;
   e.qp = std::move(qp);
   e.shm = shm;
@@ -258,7 +261,14 @@ transport::Qp* Worker::find_qp(uint32_t qpn) {
 }
 
 void Worker::remove_qp(uint32_t qpn) {
-  qps_.erase(qpn);
+  auto it = qps_.find(qpn);
+  if (it == qps_.end()) return;
+  transport::Tombstone t;
+  if (it->second.qp->tombstone(t)) {
+    t.expires_ns = now_ + transport::kTombstoneLifetimeNs;
+    tombstones_[qpn] = t;
+  }
+  qps_.erase(it);
   std::erase(active_, qpn);  // timers for it are skipped when they pop
 }
 
@@ -328,6 +338,10 @@ bool Worker::tx_pass() {
 }
 
 bool Worker::timer_pass() {
+  if (now_ >= next_tombstone_sweep_) {
+    std::erase_if(tombstones_, [this](const auto& kv) { return kv.second.expires_ns <= now_; });
+    next_tombstone_sweep_ = now_ + 1'000'000'000ull;
+  }
   bool any = false;
   while (!timers_.empty() && timers_.top().first <= now_) {
     auto [deadline, qpn] = timers_.top();

@@ -137,6 +137,9 @@ class Worker final : public transport::Env {
   std::vector<uint32_t> active_;
   using Deadline = std::pair<uint64_t, uint32_t>;
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> timers_;
+  // Destroyed QPs that still acknowledge duplicates (transport/tombstone.h).
+  std::unordered_map<uint32_t, transport::Tombstone> tombstones_;
+  uint64_t next_tombstone_sweep_ = 0;
   std::unordered_map<uint32_t, transport::MemoryRegion> mr_by_lkey_;
   std::unordered_map<uint32_t, transport::MemoryRegion> mr_by_rkey_;
 

@@ -41,6 +41,7 @@ class Counter {
   X(naks_received_remote_operational) \
   X(duplicate_requests)            \
   X(read_responses_replayed)       \
+  X(tombstone_acks)                \
   X(rx_drop_bad_icrc)              \
   X(rx_drop_unknown_qp)            \
   X(rx_drop_malformed)             \

@@ -247,6 +247,20 @@ Qp::~Qp() = default;
 uint32_t Qp::qpn() const { return impl_->setup.qpn; }
 ibv_qp_state Qp::state() const { return impl_->state; }
 
+bool Qp::tombstone(Tombstone& out) const {
+  const Impl& q = *impl_;
+  if (q.setup.type != IBV_QPT_RC || q.attrs.dest_ip == 0 ||
+      (q.state != IBV_QPS_RTR && q.state != IBV_QPS_RTS && q.state != IBV_QPS_SQD))
+    return false;
+  out.qpn = q.setup.qpn;
+  out.dest_qpn = q.attrs.attr.dest_qp_num;
+  out.dest_ip = q.attrs.dest_ip;
+  out.src_port = q.setup.src_port;
+  out.epsn = q.responder.expected_psn();
+  out.msn = q.responder.msn();
+  return true;
+}
+
 int Qp::modify(const ibv_qp_attr& attr, int attr_mask) { return impl_->modify(attr, attr_mask); }
 
 void Qp::query(ibv_qp_attr& attr, ibv_qp_init_attr& init_attr) const {

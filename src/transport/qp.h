@@ -20,6 +20,7 @@
 
 #include "pipe/rings.h"
 #include "transport/env.h"
+#include "transport/tombstone.h"
 #include "wire/packet.h"
 
 namespace flexins::transport {
@@ -74,6 +75,9 @@ class Qp {
   bool has_tx_work() const;
   // When poll() must run next for a timer (monotonic ns); UINT64_MAX: never.
   uint64_t next_deadline() const;
+  // For destroy: the tombstone that keeps acknowledging duplicates (see
+  // tombstone.h). False if the QP never connected.
+  bool tombstone(Tombstone& out) const;
 
   struct Impl;
 

@@ -46,6 +46,7 @@ class Responder {
   // The QP failed: the receive in progress completes flushed.
   void flush_current_recv();
   uint32_t expected_psn() const { return epsn_; }
+  uint32_t msn() const { return msn_; }
 
  private:
   enum class InMessage : uint8_t { kNone, kSend, kWrite };

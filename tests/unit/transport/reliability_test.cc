@@ -126,6 +126,73 @@ TEST_F(TenPacketSend, LostAckMeansDuplicateRequestsThatAreReAckedNotReplaced) {
   EXPECT_TRUE(f->b().recv_cqes().empty()) << "the spare receive must not be consumed";
 }
 
+TEST_F(TenPacketSend, DestroyedResponderStillAcknowledgesDuplicatesFromItsTombstone) {
+  // B's ACK is lost, and B's application, having its completion, destroys
+  // the QP. A retransmits; B's tombstone ACKs the duplicates, so A completes
+  // instead of ending in "retry counter exceeded".
+  f->set_tx_filter(drop_once(
+      [](const WirePacket& w) { return w.parsed.bth.opcode == wire::kRcAcknowledge; }));
+  post();
+  f->run(50'000'000);
+  ASSERT_EQ(f->b().recv_cqes().size(), 1u);
+  ASSERT_TRUE(f->a().send_cqes().empty());
+  Tombstone t;
+  ASSERT_TRUE(f->b().qp->tombstone(t));
+  EXPECT_EQ(t.dest_qpn, f->a().qpn);
+  f->b().qp.reset();  // destroyed
+
+  f->advance(100'000'000);  // past A's retransmit timeout
+  EXPECT_EQ(f->pump(0), 10u);
+  uint32_t answered = 0;
+  for (size_t n = f->wire().size(); n > 0; --n) {
+    WirePacket w = std::move(f->wire().front());
+    f->wire().pop_front();
+    ASSERT_EQ(w.to, 1);
+    wire::parse(w.bytes, w.parsed);
+    answered += tombstone_answer(*f->b().env, t, w.parsed, f->a().ip);
+  }
+  EXPECT_EQ(answered, 10u);
+  EXPECT_EQ(f->b().counters().tombstone_acks.get(), 10u);
+  f->deliver_all();
+  auto sc = f->a().send_cqes();
+  ASSERT_EQ(sc.size(), 1u);
+  EXPECT_EQ(sc[0].status, IBV_WC_SUCCESS);
+}
+
+TEST(Tombstone, AnswersOnlyDuplicateSendsAndWritesFromThePeer) {
+  Fabric f;
+  f.connect();
+  Tombstone t;
+  ASSERT_TRUE(f.b().qp->tombstone(t));
+  auto request = [&](uint8_t opcode, uint32_t psn) {
+    wire::Packet p;
+    p.bth.opcode = opcode;
+    p.bth.psn = psn;
+    return p;
+  };
+  Env& env = *f.b().env;
+  const uint32_t peer = f.a().ip;
+  const uint32_t before = wire::psn_add(t.epsn, wire::kPsnMask);
+  EXPECT_TRUE(tombstone_answer(env, t, request(wire::kRcSendOnly, before), peer));
+  EXPECT_TRUE(tombstone_answer(env, t, request(wire::kRcWriteLast, before), peer));
+  EXPECT_FALSE(tombstone_answer(env, t, request(wire::kRcSendOnly, t.epsn), peer)) << "never executed";
+  EXPECT_FALSE(tombstone_answer(env, t, request(wire::kRcReadRequest, before), peer)) << "nothing to replay";
+  EXPECT_FALSE(tombstone_answer(env, t, request(wire::kRcFetchAdd, before), peer));
+  EXPECT_FALSE(tombstone_answer(env, t, request(wire::kRcAcknowledge, before), peer)) << "not a request";
+  EXPECT_FALSE(tombstone_answer(env, t, request(wire::kRcSendOnly, before), peer + 1)) << "not the peer";
+  ASSERT_EQ(f.wire().size(), 2u);
+  const wire::Packet& ack = f.wire().front().parsed;
+  EXPECT_EQ(ack.bth.opcode, wire::kRcAcknowledge);
+  EXPECT_EQ(ack.bth.dest_qp, f.a().qpn);
+  EXPECT_EQ(ack.bth.psn, before);
+}
+
+TEST(Tombstone, NoneForAQpThatNeverConnected) {
+  Fabric f;  // not connected: RESET
+  Tombstone t;
+  EXPECT_FALSE(f.b().qp->tombstone(t));
+}
+
 TEST_F(TenPacketSend, DuplicatedPacketIsDroppedAndItsExtraAckIsAGhost) {
   post();
   f->pump(0);
