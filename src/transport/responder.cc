@@ -225,8 +225,11 @@ uint8_t* Responder::check_remote(uint32_t rkey, uint64_t va, uint64_t len, uint3
   // IBA 10.6.3.2 (C10-?): the R_Key names a region of this QP's PD, with
   // the access right, and [va, va+len) lies inside it.
   const MemoryRegion* mr = qp_.env.mr_by_rkey(rkey);
-  if (mr == nullptr || mr->pd != qp_.setup.pd || (mr->access & access) != access) return nullptr;
-  return mr->translate(va, len);
+  uint8_t* p = nullptr;
+  if (mr != nullptr && mr->pd == qp_.setup.pd && (mr->access & access) == access) p = mr->translate(va, len);
+  // The request is refused (and NAKed): count it by its reason.
+  if (p == nullptr) qp_.counters().rx_drop_bad_key.add();
+  return p;
 }
 
 Responder::State Responder::check_rkey(Ctx& c) {

@@ -54,6 +54,13 @@ TEST_P(RemoteAccess, ResponderNaksAndRequesterReportsRemAccessErr) {
   expect_fails_then_flushes(f, IBV_WC_REM_ACCESS_ERR);
   EXPECT_EQ(f.b().counters().naks_sent_remote_access.get(), 1u);
   EXPECT_EQ(f.a().counters().naks_received_remote_access.get(), 1u);
+  // Refused for its R_Key (counted as such) unless the QP's own access
+  // flags already refused the operation.
+  const uint32_t need = c.op == IBV_WR_RDMA_READ              ? IBV_ACCESS_REMOTE_READ
+                        : c.op == IBV_WR_ATOMIC_FETCH_AND_ADD ? IBV_ACCESS_REMOTE_ATOMIC
+                        : c.op == IBV_WR_ATOMIC_CMP_AND_SWP   ? IBV_ACCESS_REMOTE_ATOMIC
+                                                              : IBV_ACCESS_REMOTE_WRITE;
+  EXPECT_EQ(f.b().counters().rx_drop_bad_key.get(), (c.qp_access & need) == need ? 1u : 0u);
   // Nothing was written into B's memory.
   for (int i = 0; i < 4096; ++i) ASSERT_EQ(remote.data[i], 0x5a);
   // The responder fails too, with the access-error event (IBA 11.6.3).
