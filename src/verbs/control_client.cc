@@ -6,22 +6,12 @@
 #include <cerrno>
 #include <cstring>
 
+#include "verbs/locked.h"
 #include "pipe/unix_msg.h"
 
 namespace flexins::verbs {
 
 namespace {
-
-class Locked {
- public:
-  explicit Locked(pthread_mutex_t* m) : m_(m) { pthread_mutex_lock(m_); }
-  ~Locked() { pthread_mutex_unlock(m_); }
-  Locked(const Locked&) = delete;
-  Locked& operator=(const Locked&) = delete;
-
- private:
-  pthread_mutex_t* m_;
-};
 
 bool is_disconnect(int err) {
   return err == EPIPE || err == ECONNRESET || err == ENOTCONN || err == ECONNREFUSED;

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "verbs/locked.h"
 #include "pipe/doorbell.h"
 #include "pipe/shm_layout.h"
 #include "verbs/objects.h"
@@ -12,17 +13,6 @@
 
 namespace flexins::verbs {
 namespace {
-
-class Locked {
- public:
-  explicit Locked(pthread_mutex_t* m) : m_(m) { pthread_mutex_lock(m_); }
-  ~Locked() { pthread_mutex_unlock(m_); }
-  Locked(const Locked&) = delete;
-  Locked& operator=(const Locked&) = delete;
-
- private:
-  pthread_mutex_t* m_;
-};
 
 bool reads_remote(ibv_wr_opcode op) {
   return op == IBV_WR_RDMA_READ || op == IBV_WR_ATOMIC_CMP_AND_SWP ||
