@@ -1,3 +1,4 @@
+#include "verbs/locked.h"
 #include "verbs/control_client.h"
 
 #include <sys/socket.h>
@@ -6,7 +7,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include "verbs/locked.h"
 #include "pipe/unix_msg.h"
 
 namespace flexins::verbs {

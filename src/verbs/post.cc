@@ -4,9 +4,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "verbs/locked.h"
 #include "pipe/doorbell.h"
 #include "pipe/shm_layout.h"
+#include "verbs/locked.h"
 #include "verbs/objects.h"
 #include "verbs/ops.h"
 #include "verbs/wqe.h"
