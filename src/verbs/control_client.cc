@@ -1,4 +1,3 @@
-#include "verbs/locked.h"
 #include "verbs/control_client.h"
 
 #include <sys/socket.h>
@@ -8,6 +7,7 @@
 #include <cstring>
 
 #include "pipe/unix_msg.h"
+#include "verbs/locked.h"
 
 namespace flexins::verbs {
 
