@@ -32,6 +32,9 @@ class Session {
   bool serve();
   size_t qp_count() const { return qps_.size(); }
   bool opened() const { return opened_; }
+  size_t mr_count() const { return mrs_.size(); }
+  size_t cq_count() const { return cqs_.size(); }
+  size_t pd_count() const { return pds_.size(); }
 
  private:
   struct Reply {

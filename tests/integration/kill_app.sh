@@ -63,3 +63,11 @@ pingpong c "$ADDR_B" "$ADDR_A" "$port_c" -g 0 -c -s 4096 -n 500
 assert_pingpong_ok c 4096 500
 assert_engine_alive "$ADDR_A"
 assert_engine_alive "$ADDR_B"
+
+# Everything the applications owned (the killed one's too) is reclaimed.
+for addr in "$ADDR_A" "$ADDR_B"; do
+  stat_json "$addr" "$RUN_DIR/end-$addr.json"
+  for key in contexts pds mrs cqs qps; do
+    assert_eq "$(json_get "$RUN_DIR/end-$addr.json" "$key")" 0 "$key left on engine $addr"
+  done
+done
