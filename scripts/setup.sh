@@ -13,7 +13,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libibverbs-dev ibverbs-utils ibverbs-providers rdmacm-utils perftest
   libgtest-dev libgmock-dev libcli11-dev libfmt-dev libdeflate-dev libisal-dev zlib1g-dev
-  tshark strace iproute2 procps python3 psmisc
+  librdmacm-dev tshark strace iproute2 procps python3 psmisc qperf fio
 )
 
 log() { printf '[setup] %s\n' "$*"; }

@@ -10,6 +10,9 @@
 #                       (127.0.SLOT.1 and 127.0.SLOT.2) and the TCP ports.
 #   FLEXINS_KEEP_RUN_DIR=1  keep the run dir (logs) after the test.
 #
+# A test that cannot run here (a missing piece, no privileges) calls
+# `skip REASON`: exit status 77, which the CMake helpers map to ctest's SKIP.
+#
 # Every process a test starts runs in its own session (setsid), under
 # `timeout` where it is not an engine, and is tracked; an EXIT/INT/TERM trap
 # kills them all (process groups first, then anything else still carrying this
@@ -51,6 +54,12 @@ mkdir -p "$LOG_DIR"
 TEST_TAG="FLEXINS_TEST_TAG=$RUN_DIR"
 
 TRACKED_PIDS=()
+# Functions the cleanup runs after every process is gone (e.g. topology.sh
+# deleting its namespaces); one returning non-zero fails a passing test.
+CLEANUP_HOOKS=()
+# When set, the network namespace where servers listen: wait_listen and
+# start_pair look for the TCP listener there instead of in ours.
+LISTEN_NETNS=
 declare -A ENGINE_PID=()
 LAST_PID=
 SERVER_STATUS=
@@ -142,7 +151,16 @@ cleanup() {
     kill -KILL "$pid" 2>/dev/null
   done
   for pid in "${TRACKED_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-  if ((status != 0)); then
+  local hook
+  for hook in "${CLEANUP_HOOKS[@]}"; do
+    if ! "$hook" && ((status == 0)); then
+      echo "ASSERTION FAILED [$TEST_NAME]: cleanup step $hook failed" >&2
+      status=1
+    fi
+  done
+  if ((status == 77)); then
+    echo "SKIPPED: $TEST_NAME"
+  elif ((status != 0)); then
     dump_logs
     echo "FAILED: $TEST_NAME (exit $status); run dir $RUN_DIR" >&2
   else
@@ -234,11 +252,20 @@ over() {
   OVER=("$FLEXINS" run --ip "$addr" -- "$@")
 }
 
+# tcp_listeners PORT: the TCP listeners on PORT (in LISTEN_NETNS if set).
+tcp_listeners() {
+  if [[ -n $LISTEN_NETNS ]]; then
+    ip netns exec "$LISTEN_NETNS" ss -ltnpH "sport = :$1"
+  else
+    ss -ltnpH "sport = :$1"
+  fi
+}
+
 # wait_listen PORT PID: wait (bounded) until a TCP socket listens on PORT;
 # fail early if PID (the would-be listener) dies first.
 wait_listen() {
   local port=$1 pid=$2 deadline=$((SECONDS + LISTEN_TIMEOUT_S))
-  until ss -ltnH "sport = :$port" | grep -q .; do
+  until tcp_listeners "$port" | grep -q .; do
     pid_alive "$pid" || return 1
     ((SECONDS < deadline)) || return 1
     sleep 0.05
@@ -261,8 +288,8 @@ start_pair() {
   client=("$@")
   [[ ${#server[@]} -gt 0 && ${#client[@]} -gt 0 ]] || fail "start_pair: empty command"
   # Someone else's listener would take our client's connection.
-  if ss -ltnH "sport = :$port" | grep -q .; then
-    fail "$name: TCP port $port is already in use: $(ss -ltnpH "sport = :$port")"
+  if tcp_listeners "$port" | grep -q .; then
+    fail "$name: TCP port $port is already in use: $(tcp_listeners "$port")"
   fi
   start_bg "$name.server" "$CMD_TIMEOUT_S" "${server[@]}"
   SERVER_PID=$LAST_PID
@@ -327,6 +354,13 @@ wait_log() {
 fail() {
   echo "ASSERTION FAILED [$TEST_NAME]: $*" >&2
   exit 1
+}
+
+# skip REASON: this test cannot run here; not a failure (ctest shows SKIP
+# where the test sets SKIP_RETURN_CODE 77).
+skip() {
+  echo "SKIP [$TEST_NAME]: $*"
+  exit 77
 }
 
 assert_eq() {  # ACTUAL EXPECTED WHAT

@@ -200,7 +200,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> command;
   auto* run = app.add_subcommand("run", "run a program unmodified over FlexiNS");
   run->add_option("--ip", ip, "device address; an engine is started if none serves it")->capture_default_str();
-  run->add_option("command", command, "the command and its arguments (after --)")->required();
+  run->add_option("command", command, "the command and its arguments (after --)");
   run->prefix_command();
 
   bool json = false;
@@ -211,7 +211,21 @@ int main(int argc, char** argv) {
   auto* stop = app.add_subcommand("stop", "stop the engine serving an address");
   stop->add_option("--ip", ip, "device address")->capture_default_str();
 
-  CLI11_PARSE(app, argc, argv);
+  // `flexins run [opts] -- CMD ARGS…`: everything after the first "--" is the
+  // command, verbatim. (CLI11 2.1's prefix_command appends a stray "--" and
+  // can reorder the arguments; qperf, for one, rejects the "--".)
+  int cli_argc = argc;
+  bool verbatim = false;
+  if (argc > 1 && std::strcmp(argv[1], "run") == 0) {
+    for (int i = 2; i < argc; ++i) {
+      if (std::strcmp(argv[i], "--") != 0) continue;
+      command.assign(argv + i + 1, argv + argc);
+      cli_argc = i;
+      verbatim = true;
+      break;
+    }
+  }
+  CLI11_PARSE(app, cli_argc, argv);
 
   if (*daemon) {
     try {
@@ -223,7 +237,8 @@ int main(int argc, char** argv) {
     return cmd_daemon(cfg);
   }
   if (*run) {
-    for (const auto& extra : run->remaining()) command.push_back(extra);
+    if (!verbatim)
+      for (const auto& extra : run->remaining()) command.push_back(extra);
     return cmd_run(ip, command);
   }
   if (*stat) return cmd_stat(ip, json);
