@@ -54,8 +54,12 @@ class CqConsumer {
     return &ring_[next_ & mask_];
   }
   void pop() { ctrl_->consumer.value.store(++next_, std::memory_order_release); }
+  // Arm the completion channel. The fence pairs with CqProducer::take_arm:
+  // after it, either our next peek() sees the engine's newest CQE or the
+  // engine sees the arm and fires the channel.
   void arm(bool solicited_only) {
     ctrl_->arm.store(solicited_only ? kCqArmedSolicited : kCqArmedAny, std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
   }
 
  private:
@@ -135,6 +139,12 @@ class CqProducer {
   // After a push: should this completion fire the completion channel?
   // Consumes the arm (one event per ibv_req_notify_cq).
   bool take_arm(bool solicited_or_error) {
+    // Dekker with the host's arm(): it stores the arm, then reads our
+    // producer index; we stored the producer index (release), now read the
+    // arm. Without a full fence here the CPU may read a stale arm before our
+    // store is visible (x86 reorders a store with a later load), the host a
+    // stale producer index, and both wait for ever.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     uint32_t a = ctrl_->arm.load(std::memory_order_seq_cst);
     if (a == kCqDisarmed || (a == kCqArmedSolicited && !solicited_or_error)) return false;
     return ctrl_->arm.compare_exchange_strong(a, kCqDisarmed, std::memory_order_seq_cst);
