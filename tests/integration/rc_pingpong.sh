@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Unmodified ibv_rc_pingpong between two engines (two "hosts"), with data
 # validation (-c: the tool itself exits non-zero on a mismatch).
-#   rc_pingpong.sh SIZE [poll|events] [ITERS]
+#   rc_pingpong.sh SIZE [poll|events|wr_api] [ITERS]
+# (wr_api: -N, posting through ibv_wr_* on ibv_qp_ex)
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-size=${1:?usage: rc_pingpong.sh SIZE [poll|events] [ITERS]}
+size=${1:?usage: rc_pingpong.sh SIZE [poll|events|wr_api] [ITERS]}
 mode=${2:-poll}
 # About a second of traffic at each size, even on a busy 2-core machine.
 default_iters() {
@@ -20,7 +21,8 @@ args=(-g 0 -c -s "$size" -n "$iters")
 case $mode in
   poll) ;;
   events) args+=(-e) ;;
-  *) fail "mode must be poll or events, got '$mode'" ;;
+  wr_api) args+=(-N) ;;
+  *) fail "mode must be poll, events or wr_api, got '$mode'" ;;
 esac
 
 start_engine "$ADDR_A"
