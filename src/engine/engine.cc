@@ -232,18 +232,22 @@ std::string Engine::stats_json() const {
   out += "\"ip\": \"" + cfg_.ip + "\"";
   field("uptime_ms", (monotonic_ns() - started_ns_) / 1'000'000);
   field("workers", workers_.size());
-  size_t contexts = 0, pds = 0, mrs = 0, cqs = 0, qps = 0;
+  size_t contexts = 0, pds = 0, mrs = 0, cqs = 0, qps = 0, srqs = 0, ahs = 0;
   for (auto& [fd, s] : sessions_) {
     contexts += s->opened();  // `flexins stat` itself is a connection too
     pds += s->pd_count();
     mrs += s->mr_count();
     cqs += s->cq_count();
     qps += s->qp_count();
+    srqs += s->srq_count();
+    ahs += s->ah_count();
   }
   field("contexts", contexts);
   field("pds", pds);
   field("mrs", mrs);
   field("cqs", cqs);
+  field("srqs", srqs);
+  field("ahs", ahs);
   field("qps", qps);
 #define FLEXINS_SUM(name)                                                   \
   {                                                                         \

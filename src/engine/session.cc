@@ -12,6 +12,7 @@
 #include "pipe/doorbell.h"
 #include "pipe/unix_msg.h"
 #include "transport/qp.h"
+#include "transport/qp_state.h"
 
 namespace flexins::engine {
 namespace {
@@ -29,6 +30,8 @@ Session::Session(Engine& engine, int sock) : engine_(engine), sock_(sock), id_(e
 Session::~Session() {
   // Reclaim everything, QPs first: they point at CQs, MRs and the shm.
   while (!qps_.empty()) destroy_qp_now(qps_.begin()->first);
+  while (!srqs_.empty()) destroy_srq_now(srqs_.begin()->first);
+  while (!ahs_.empty()) destroy_ah_now(ahs_.begin()->first);
   while (!mrs_.empty()) destroy_mr_now(mrs_.begin()->first);
   if (opened_) {
     for (uint32_t w = 0; w < engine_.num_workers(); ++w)
@@ -102,7 +105,13 @@ void Session::dispatch(uint32_t op, std::span<const uint8_t> body, std::span<con
     case CtlOp::kModifyQp: return modify_qp(body, r);
     case CtlOp::kQueryQp: return query_qp(body, r);
     case CtlOp::kDestroyQp: return destroy_qp(body, r);
-    default: r.status = EOPNOTSUPP; return;  // SRQ, AH: not yet
+    case CtlOp::kCreateSrq: return create_srq(body, r);
+    case CtlOp::kModifySrq: return modify_srq(body, r);
+    case CtlOp::kQuerySrq: return query_srq(body, r);
+    case CtlOp::kDestroySrq: return destroy_srq(body, r);
+    case CtlOp::kCreateAh: return create_ah(body, r);
+    case CtlOp::kDestroyAh: return destroy_ah(body, r);
+    default: r.status = EOPNOTSUPP; return;
   }
 }
 
@@ -348,15 +357,18 @@ void Session::destroy_cq(std::span<const uint8_t> body, Reply& r) {
 
 void Session::create_qp(std::span<const uint8_t> body, Reply& r) {
   pipe::CreateQpRequest req;
-  if (!body_as(body, req) || !pds_.count(req.pd) || !cqs_.count(req.send_cq) || !cqs_.count(req.recv_cq)) {
+  if (!body_as(body, req) || !pds_.count(req.pd) || !cqs_.count(req.send_cq) || !cqs_.count(req.recv_cq) ||
+      (req.srq != pipe::kNoHandle && !srqs_.count(req.srq))) {
     r.status = EINVAL;
     return;
   }
-  if (req.qp_type != IBV_QPT_RC || req.srq != pipe::kNoHandle) {
-    r.status = EOPNOTSUPP;  // UD, UC and SRQ come later
+  if (req.qp_type != IBV_QPT_RC && req.qp_type != IBV_QPT_UD) {
+    r.status = EOPNOTSUPP;  // UC comes later
     return;
   }
+  const bool has_srq = req.srq != pipe::kNoHandle;
   ibv_qp_cap cap = req.cap;
+  if (has_srq) cap.max_recv_wr = cap.max_recv_sge = 0;  // ibv_create_qp(3): ignored with an SRQ
   if (cap.max_send_wr > DeviceCaps::kMaxQpWr || cap.max_recv_wr > DeviceCaps::kMaxQpWr ||
       cap.max_send_sge > DeviceCaps::kMaxSge || cap.max_recv_sge > DeviceCaps::kMaxSge ||
       cap.max_inline_data > DeviceCaps::kMaxInlineData) {
@@ -368,17 +380,19 @@ void Session::create_qp(std::span<const uint8_t> body, Reply& r) {
     return;
   }
   cap.max_send_wr = pipe::ring_slots(std::max(cap.max_send_wr, 1u));
-  cap.max_recv_wr = pipe::ring_slots(std::max(cap.max_recv_wr, 1u));
   cap.max_send_sge = std::max(cap.max_send_sge, 1u);
-  cap.max_recv_sge = std::max(cap.max_recv_sge, 1u);
+  if (!has_srq) {
+    cap.max_recv_wr = pipe::ring_slots(std::max(cap.max_recv_wr, 1u));
+    cap.max_recv_sge = std::max(cap.max_recv_sge, 1u);
+  }
   const uint32_t sq_slot = pipe::send_slot_size(cap.max_send_sge, cap.max_inline_data);
   const uint32_t rq_slot = pipe::recv_slot_size(cap.max_recv_sge);
 
   Qp q;
   q.shm_offset = shm_->alloc(sizeof(pipe::QpShm));
   q.sq_offset = q.shm_offset ? shm_->alloc(size_t(cap.max_send_wr) * sq_slot) : 0;
-  q.rq_offset = q.sq_offset ? shm_->alloc(size_t(cap.max_recv_wr) * rq_slot) : 0;
-  if (!q.rq_offset) {
+  q.rq_offset = q.sq_offset && !has_srq ? shm_->alloc(size_t(cap.max_recv_wr) * rq_slot) : 0;
+  if (!q.sq_offset || (!has_srq && !q.rq_offset)) {
     for (uint64_t off : {q.shm_offset, q.sq_offset})
       if (off) shm_->free(off);
     r.status = ENOMEM;
@@ -387,6 +401,7 @@ void Session::create_qp(std::span<const uint8_t> body, Reply& r) {
   q.pd = req.pd;
   q.send_cq = req.send_cq;
   q.recv_cq = req.recv_cq;
+  q.srq = req.srq;
 
   const uint32_t qpn = engine_.alloc_qpn();
   Worker& wk = engine_.worker_for_qpn(qpn);
@@ -394,31 +409,39 @@ void Session::create_qp(std::span<const uint8_t> body, Reply& r) {
   qs->sq.ring_offset = q.sq_offset;
   qs->sq.slots = cap.max_send_wr;
   qs->sq.slot_size = sq_slot;
-  qs->rq.ring_offset = q.rq_offset;
-  qs->rq.slots = cap.max_recv_wr;
-  qs->rq.slot_size = rq_slot;
+  if (!has_srq) {
+    qs->rq.ring_offset = q.rq_offset;
+    qs->rq.slots = cap.max_recv_wr;
+    qs->rq.slot_size = rq_slot;
+  }
   qs->state.store(IBV_QPS_RESET, std::memory_order_release);
   qs->worker = qpn % engine_.num_workers();
 
   transport::QpSetup setup;
   setup.qpn = qpn;
-  setup.type = IBV_QPT_RC;
+  setup.type = ibv_qp_type(req.qp_type);
   setup.pd = req.pd;
   setup.sq_sig_all = req.sq_sig_all != 0;
   setup.cap = cap;
   setup.shm = qs;
   setup.sq = pipe::WqConsumer(&qs->sq, shm_->at<uint8_t>(q.sq_offset), cap.max_send_wr, sq_slot);
-  setup.rq = pipe::WqConsumer(&qs->rq, shm_->at<uint8_t>(q.rq_offset), cap.max_recv_wr, rq_slot);
+  if (has_srq) {
+    setup.srq = srqs_[req.srq].srq.get();
+  } else {
+    setup.rq = pipe::WqConsumer(&qs->rq, shm_->at<uint8_t>(q.rq_offset), cap.max_recv_wr, rq_slot);
+  }
   setup.send_cq = cqs_[req.send_cq].cq.get();
   setup.recv_cq = cqs_[req.recv_cq].cq.get();
   setup.local_ip = engine_.ip_be();
   setup.src_port = engine_.src_port_for(qpn);
+  setup.port_mtu_bytes = 128u << engine_.active_mtu();
   WorkerContext wc = ctx_;
   wk.call([&wk, &setup, qs, wc] { wk.add_qp(std::make_unique<transport::Qp>(wk, setup), qs, wc); });
 
   ++pds_[req.pd];
   ++cqs_[req.send_cq].users;
   ++cqs_[req.recv_cq].users;
+  if (has_srq) ++srqs_[req.srq].users;
   qps_.emplace(qpn, q);
   pipe::CreateQpReply rep{};
   rep.qpn = qpn;
@@ -462,7 +485,9 @@ void Session::destroy_qp_now(uint32_t qpn) {
   --pds_[q.pd];
   --cqs_[q.send_cq].users;
   --cqs_[q.recv_cq].users;
-  for (uint64_t off : {q.rq_offset, q.sq_offset, q.shm_offset}) shm_->free(off);
+  if (q.srq != pipe::kNoHandle) --srqs_[q.srq].users;
+  for (uint64_t off : {q.rq_offset, q.sq_offset, q.shm_offset})
+    if (off) shm_->free(off);  // offset 0 (the header) is never a QP's
   qps_.erase(it);
 }
 
@@ -473,6 +498,167 @@ void Session::destroy_qp(std::span<const uint8_t> body, Reply& r) {
     return;
   }
   destroy_qp_now(req.handle);
+}
+
+// ----------------------------------------------------------------------- SRQ
+
+void Session::create_srq(std::span<const uint8_t> body, Reply& r) {
+  pipe::CreateSrqRequest req;
+  // ibv_create_srq(3): max_wr and max_sge within the device's limits;
+  // srq_limit is ignored at creation.
+  if (!body_as(body, req) || !pds_.count(req.pd) || req.max_wr == 0 || req.max_wr > DeviceCaps::kMaxSrqWr ||
+      req.max_sge > DeviceCaps::kMaxSrqSge) {
+    r.status = EINVAL;
+    return;
+  }
+  if (srqs_.size() >= DeviceCaps::kMaxSrq) {
+    r.status = ENOMEM;
+    return;
+  }
+  const uint32_t slots = pipe::ring_slots(req.max_wr);
+  const uint32_t max_sge = std::max(req.max_sge, 1u);
+  const uint32_t slot_size = pipe::recv_slot_size(max_sge);
+  Srq s;
+  s.shm_offset = shm_->alloc(sizeof(pipe::SrqShm));
+  s.ring_offset = s.shm_offset ? shm_->alloc(size_t(slots) * slot_size) : 0;
+  if (!s.ring_offset) {
+    if (s.shm_offset) shm_->free(s.shm_offset);
+    r.status = ENOMEM;
+    return;
+  }
+  auto* ss = shm_->at<pipe::SrqShm>(s.shm_offset);
+  ss->rq.ring_offset = s.ring_offset;
+  ss->rq.slots = slots;
+  ss->rq.slot_size = slot_size;
+  const uint32_t h = next_handle_++;
+  const int async_fd = async_fd_;
+  // Runs on the worker that took the WQE: one event per arming.
+  auto limit_reached = [async_fd, h] {
+    pipe::AsyncEvent ev{IBV_EVENT_SRQ_LIMIT_REACHED, uint32_t(pipe::AsyncObject::kSrq), h, 0};
+    send(async_fd, &ev, sizeof ev, MSG_DONTWAIT | MSG_NOSIGNAL);
+  };
+  s.srq = std::make_unique<transport::RingSrq>(ss, shm_->at<uint8_t>(s.ring_offset), slots, slot_size, req.pd,
+                                               max_sge, limit_reached);
+  s.pd = req.pd;
+  s.max_wr = slots;
+  s.max_sge = max_sge;
+  ++pds_[req.pd];
+  srqs_.emplace(h, std::move(s));
+  r.set(pipe::CreateSrqReply{h, slots, max_sge, 0, srqs_[h].shm_offset});
+}
+
+void Session::modify_srq(std::span<const uint8_t> body, Reply& r) {
+  pipe::ModifySrqRequest req;
+  if (!body_as(body, req) || !srqs_.count(req.handle) ||
+      (req.attr_mask & ~uint32_t(IBV_SRQ_MAX_WR | IBV_SRQ_LIMIT))) {
+    r.status = EINVAL;
+    return;
+  }
+  Srq& s = srqs_[req.handle];
+  // Resizing is not offered, as with rdma-core's hardware providers
+  // (ibv_modify_srq(3): "not all devices support resizing").
+  if (req.attr_mask & IBV_SRQ_MAX_WR) {
+    r.status = EINVAL;
+    return;
+  }
+  if (req.attr_mask & IBV_SRQ_LIMIT) {
+    if (req.attr.srq_limit > s.max_wr) {  // the limit counts WQEs the SRQ can hold
+      r.status = EINVAL;
+      return;
+    }
+    s.srq->arm_limit(req.attr.srq_limit);
+  }
+}
+
+void Session::query_srq(std::span<const uint8_t> body, Reply& r) {
+  pipe::HandleRequest req;
+  if (!body_as(body, req) || !srqs_.count(req.handle)) {
+    r.status = EINVAL;
+    return;
+  }
+  const Srq& s = srqs_[req.handle];
+  pipe::QuerySrqReply rep{};
+  rep.attr.max_wr = s.max_wr;
+  rep.attr.max_sge = s.max_sge;
+  rep.attr.srq_limit = s.srq->limit();  // 0 once the limit fired (disarmed)
+  r.set(rep);
+}
+
+void Session::destroy_srq_now(uint32_t handle) {
+  auto it = srqs_.find(handle);
+  --pds_[it->second.pd];
+  const uint64_t shm_off = it->second.shm_offset, ring_off = it->second.ring_offset;
+  srqs_.erase(it);  // no QP uses it: no worker can reach it
+  shm_->free(ring_off);
+  shm_->free(shm_off);
+}
+
+void Session::destroy_srq(std::span<const uint8_t> body, Reply& r) {
+  pipe::HandleRequest req;
+  if (!body_as(body, req) || !srqs_.count(req.handle)) {
+    r.status = EINVAL;
+    return;
+  }
+  if (srqs_[req.handle].users != 0) {  // ibv_destroy_srq(3): EBUSY while QPs use it
+    r.status = EBUSY;
+    return;
+  }
+  destroy_srq_now(req.handle);
+}
+
+// ------------------------------------------------------------------------ AH
+
+void Session::create_ah(std::span<const uint8_t> body, Reply& r) {
+  pipe::CreateAhRequest req;
+  if (!body_as(body, req) || !pds_.count(req.pd)) {
+    r.status = EINVAL;
+    return;
+  }
+  const ibv_ah_attr& a = req.attr;
+  transport::AddressHandle ah;
+  // RoCE: an AH is a GRH to an IPv4-mapped GID (no LIDs), on our one port,
+  // from our one GID (as rdma-core's RoCE providers refuse a non-global AH).
+  if (!a.is_global || !transport::ipv4_from_gid(a.grh.dgid, ah.dest_ip) ||
+      a.grh.sgid_index >= DeviceCaps::kGidTableLen || a.port_num != 1) {
+    r.status = EINVAL;
+    return;
+  }
+  if (ahs_.size() >= DeviceCaps::kMaxAh) {
+    r.status = ENOMEM;
+    return;
+  }
+  ah.pd = req.pd;
+  ah.hop_limit = a.grh.hop_limit;
+  ah.traffic_class = a.grh.traffic_class;
+  const uint32_t h = next_handle_++;
+  const uint32_t ctx = id_;
+  for (uint32_t w = 0; w < engine_.num_workers(); ++w) {
+    Worker& wk = engine_.worker(w);
+    wk.call([&wk, ctx, h, ah] { wk.add_ah(ctx, h, ah); });
+  }
+  ++pds_[req.pd];
+  ahs_.emplace(h, ah);
+  r.set(pipe::HandleReply{h, 0});
+}
+
+void Session::destroy_ah_now(uint32_t handle) {
+  auto it = ahs_.find(handle);
+  const uint32_t ctx = id_;
+  for (uint32_t w = 0; w < engine_.num_workers(); ++w) {
+    Worker& wk = engine_.worker(w);
+    wk.call([&wk, ctx, handle] { wk.remove_ah(ctx, handle); });
+  }
+  --pds_[it->second.pd];
+  ahs_.erase(it);
+}
+
+void Session::destroy_ah(std::span<const uint8_t> body, Reply& r) {
+  pipe::HandleRequest req;
+  if (!body_as(body, req) || !ahs_.count(req.handle)) {
+    r.status = EINVAL;
+    return;
+  }
+  destroy_ah_now(req.handle);
 }
 
 }  // namespace flexins::engine

@@ -16,6 +16,8 @@
 #include "engine/shm_arena.h"
 #include "engine/worker.h"
 #include "pipe/control_proto.h"
+#include "transport/env.h"
+#include "transport/ring_srq.h"
 
 namespace flexins::engine {
 
@@ -35,6 +37,8 @@ class Session {
   size_t mr_count() const { return mrs_.size(); }
   size_t cq_count() const { return cqs_.size(); }
   size_t pd_count() const { return pds_.size(); }
+  size_t srq_count() const { return srqs_.size(); }
+  size_t ah_count() const { return ahs_.size(); }
 
  private:
   struct Reply {
@@ -60,10 +64,20 @@ class Session {
   struct Qp {
     uint64_t shm_offset = 0;
     uint64_t sq_offset = 0;
-    uint64_t rq_offset = 0;
+    uint64_t rq_offset = 0;  // 0: the QP receives from an SRQ
     uint32_t pd = 0;
     uint32_t send_cq = 0;
     uint32_t recv_cq = 0;
+    uint32_t srq = pipe::kNoHandle;
+  };
+  struct Srq {
+    std::unique_ptr<transport::RingSrq> srq;
+    uint64_t shm_offset = 0;  // SrqShm
+    uint64_t ring_offset = 0;
+    uint32_t pd = 0;
+    uint32_t max_wr = 0;  // ring slots
+    uint32_t max_sge = 0;
+    uint32_t users = 0;  // QPs created with it
   };
 
   void dispatch(uint32_t op, std::span<const uint8_t> body, std::span<const int> fds, Reply& r);
@@ -85,6 +99,14 @@ class Session {
   void destroy_qp(std::span<const uint8_t> body, Reply& r);
   void destroy_qp_now(uint32_t qpn);
   void destroy_mr_now(uint32_t handle);
+  void create_srq(std::span<const uint8_t> body, Reply& r);
+  void modify_srq(std::span<const uint8_t> body, Reply& r);
+  void query_srq(std::span<const uint8_t> body, Reply& r);
+  void destroy_srq(std::span<const uint8_t> body, Reply& r);
+  void destroy_srq_now(uint32_t handle);
+  void create_ah(std::span<const uint8_t> body, Reply& r);
+  void destroy_ah(std::span<const uint8_t> body, Reply& r);
+  void destroy_ah_now(uint32_t handle);
 
   Engine& engine_;
   int sock_;
@@ -101,6 +123,8 @@ class Session {
   std::map<uint32_t, uint32_t> channel_users_;
   std::map<uint32_t, Cq> cqs_;
   std::map<uint32_t, Qp> qps_;
+  std::map<uint32_t, Srq> srqs_;
+  std::map<uint32_t, transport::AddressHandle> ahs_;
   uint32_t next_handle_ = 1;
 };
 

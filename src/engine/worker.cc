@@ -242,6 +242,7 @@ void Worker::add_context(const WorkerContext& ctx) { contexts_.push_back(ctx); }
 
 void Worker::remove_context(uint32_t id) {
   std::erase_if(contexts_, [id](const WorkerContext& c) { return c.id == id; });
+  std::erase_if(ahs_, [id](const auto& kv) { return uint32_t(kv.first >> 32) == id; });
 }
 
 void Worker::add_qp(std::unique_ptr<transport::Qp> qp, pipe::QpShm* shm, const WorkerContext& ctx) {
@@ -281,6 +282,12 @@ void Worker::remove_mr(uint32_t lkey, uint32_t rkey) {
   mr_by_lkey_.erase(lkey);
   mr_by_rkey_.erase(rkey);
 }
+
+void Worker::add_ah(uint32_t ctx_id, uint32_t handle, const transport::AddressHandle& ah) {
+  ahs_[uint64_t(ctx_id) << 32 | handle] = ah;
+}
+
+void Worker::remove_ah(uint32_t ctx_id, uint32_t handle) { ahs_.erase(uint64_t(ctx_id) << 32 | handle); }
 
 // ----------------------------------------------------------------- doorbells
 
@@ -414,6 +421,13 @@ const transport::MemoryRegion* Worker::mr_by_lkey(uint32_t lkey) {
 const transport::MemoryRegion* Worker::mr_by_rkey(uint32_t rkey) {
   auto it = mr_by_rkey_.find(rkey);
   return it == mr_by_rkey_.end() ? nullptr : &it->second;
+}
+
+const transport::AddressHandle* Worker::address_handle(uint32_t qpn, uint32_t handle) {
+  auto q = qps_.find(qpn);
+  if (q == qps_.end()) return nullptr;
+  auto it = ahs_.find(uint64_t(q->second.ctx_id) << 32 | handle);
+  return it == ahs_.end() ? nullptr : &it->second;
 }
 
 void Worker::qp_event(uint32_t qpn, ibv_event_type event) {

@@ -79,6 +79,8 @@ class Worker final : public transport::Env {
   void remove_qp(uint32_t qpn);
   void add_mr(const transport::MemoryRegion& mr);
   void remove_mr(uint32_t lkey, uint32_t rkey);
+  void add_ah(uint32_t ctx_id, uint32_t handle, const transport::AddressHandle& ah);
+  void remove_ah(uint32_t ctx_id, uint32_t handle);
   size_t qp_count() const { return qps_.size(); }
 
   // ---- transport::Env
@@ -89,6 +91,8 @@ class Worker final : public transport::Env {
   void qp_event(uint32_t qpn, ibv_event_type event) override;
   void wake_qp(uint32_t qpn) override;
   transport::Counters& counters() override { return counters_; }
+  const transport::AddressHandle* address_handle(uint32_t qpn, uint32_t handle) override;
+  void flush() override { flush_tx(); }
 
  private:
   struct QpEntry {
@@ -142,6 +146,8 @@ class Worker final : public transport::Env {
   uint64_t next_tombstone_sweep_ = 0;
   std::unordered_map<uint32_t, transport::MemoryRegion> mr_by_lkey_;
   std::unordered_map<uint32_t, transport::MemoryRegion> mr_by_rkey_;
+  // Address handles are per context: key (context id << 32) | handle.
+  std::unordered_map<uint64_t, transport::AddressHandle> ahs_;
 
   // Receive pool: a small fixed set of buffers, reused every burst, so the
   // RX working set stays in cache however many QPs there are (DESIGN (b)).

@@ -10,12 +10,13 @@
 #include <cerrno>
 #include <cstring>
 #include <system_error>
+#include <utility>
 
 namespace flexins::io {
 namespace {
 
 constexpr uint32_t kBurst = 64;
-constexpr int kSocketBufferBytes = 8 << 20;
+constexpr int kSocketBufferBytes = 32 << 20;
 
 [[noreturn]] void fail(const char* what) { throw std::system_error(errno, std::generic_category(), what); }
 
@@ -26,9 +27,12 @@ void set_opt(int fd, int level, int name, int value, const char* what) {
 int bound_socket(uint32_t ipv4_be, uint16_t port) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) fail("socket");
-  // Larger buffers absorb bursts; the kernel caps them at its rmem/wmem max.
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kSocketBufferBytes, sizeof kSocketBufferBytes);
-  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kSocketBufferBytes, sizeof kSocketBufferBytes);
+  // Larger buffers absorb bursts (a datagram the socket drops costs RC a
+  // retransmission and UD the message). The *FORCE variants pass the
+  // kernel's rmem/wmem_max where we may (CAP_NET_ADMIN); else we get the cap.
+  for (auto [force, plain] : {std::pair{SO_RCVBUFFORCE, SO_RCVBUF}, std::pair{SO_SNDBUFFORCE, SO_SNDBUF}})
+    if (setsockopt(fd, SOL_SOCKET, force, &kSocketBufferBytes, sizeof kSocketBufferBytes) != 0)
+      setsockopt(fd, SOL_SOCKET, plain, &kSocketBufferBytes, sizeof kSocketBufferBytes);
   // DF and IP ID 0 on every datagram: the ICRC covers both.
   set_opt(fd, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO, "IP_MTU_DISCOVER");
   sockaddr_in sa{};

@@ -50,6 +50,8 @@ class Counter {
   X(rx_drop_qp_state)              \
   X(rx_drop_out_of_sequence)       \
   X(rx_drop_ghost_response)        \
+  X(rx_drop_bad_qkey)              \
+  X(rx_drop_no_recv_wqe)           \
   X(cq_overflows)                  \
   X(qp_errors)                     \
   X(completions)                   \

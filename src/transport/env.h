@@ -53,6 +53,15 @@ struct MemoryRegion {
   }
 };
 
+// An address handle (ibv_create_ah) as the engine resolved it: where a UD
+// send goes. RoCEv2 over IPv4: the path is the peer's IPv4 address.
+struct AddressHandle {
+  uint32_t pd = 0;
+  uint32_t dest_ip = 0;  // network byte order
+  uint8_t hop_limit = 64;
+  uint8_t traffic_class = 0;
+};
+
 // The engine side of a completion queue.
 class CompletionQueue {
  public:
@@ -86,6 +95,17 @@ class Env {
   // its poll() soon. (Called from inside the transport.)
   virtual void wake_qp(uint32_t qpn) = 0;
   virtual Counters& counters() = 0;
+  // UD: address handle `handle` of the context that owns QP `qpn`, or
+  // nullptr if that context has no such handle.
+  virtual const AddressHandle* address_handle(uint32_t qpn, uint32_t handle) {
+    (void)qpn;
+    (void)handle;
+    return nullptr;
+  }
+  // Put every packet transmit() took on the wire now. A UD send completes
+  // as soon as its packet has left, and the host may then reuse the buffer
+  // the payload iovecs point into, so the packet must be gone by then.
+  virtual void flush() {}
 };
 
 }  // namespace flexins::transport

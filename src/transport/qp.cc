@@ -11,7 +11,13 @@ namespace flexins::transport {
 // ------------------------------------------------------------------ Impl
 
 Qp::Impl::Impl(Env& e, const QpSetup& s)
-    : env(e), setup(s), requester(*this), responder(*this), completer(*this) {
+    : env(e),
+      setup(s),
+      requester(*this),
+      responder(*this),
+      completer(*this),
+      ud_sender(*this),
+      ud_receiver(*this) {
   attrs.attr.qp_state = IBV_QPS_RESET;
   attrs.attr.cap = setup.cap;
   sq.init(setup.sq.valid() ? setup.sq.slots() : 1,
@@ -38,6 +44,7 @@ int Qp::Impl::modify(const ibv_qp_attr& attr, int attr_mask) {
     requester.reset();
     responder.reset();
     completer.reset();
+    ud_sender.reset();
     QpAttrs fresh;
     fresh.attr.cap = setup.cap;
     attrs = fresh;
@@ -51,6 +58,14 @@ int Qp::Impl::modify(const ibv_qp_attr& attr, int attr_mask) {
     return 0;
   }
   set_state(next);
+  if (is_ud()) {
+    if (prev == IBV_QPS_RTR && next == IBV_QPS_RTS) {
+      ud_sender.start(attrs.attr.sq_psn);
+      ud_sender.fetch();
+      if (ud_sender.can_send()) env.wake_qp(setup.qpn);
+    }
+    return 0;
+  }
   if (prev == IBV_QPS_INIT && next == IBV_QPS_RTR) responder.start(attrs.attr.rq_psn);
   if (prev == IBV_QPS_RTR && next == IBV_QPS_RTS) {
     requester.start(attrs.attr.sq_psn);
@@ -119,6 +134,10 @@ void Qp::Impl::enter_error(bool raise_event, ibv_event_type event) {
   counters().qp_errors.add();
   if (raise_event) env.qp_event(setup.qpn, event);
   responder.flush_current_recv();
+  // IBA 10.2.9.5? (C10-?): a QP on an SRQ that enters the error state
+  // reports Last WQE Reached, whatever moved it there, so the consumer
+  // knows no more completions will name it.
+  if (setup.srq != nullptr) env.qp_event(setup.qpn, IBV_EVENT_QP_LAST_WQE_REACHED);
   flush_send_queue();
   flush_recv_queue();
   completer.reset();
@@ -194,13 +213,18 @@ bool Qp::Impl::add_payload(const uint8_t* p, uint32_t len) {
 }
 
 void Qp::Impl::send_packet(wire::Packet& p, uint32_t payload_len) {
-  p.bth.dest_qp = attrs.attr.dest_qp_num;
+  send_packet_to(p, payload_len, attrs.dest_ip, attrs.attr.dest_qp_num);
+}
+
+void Qp::Impl::send_packet_to(wire::Packet& p, uint32_t payload_len, uint32_t dst_ip,
+                              uint32_t dest_qpn) {
+  p.bth.dest_qp = dest_qpn;
   p.bth.pkey = pipe::DeviceCaps::kDefaultPkey;
   p.bth.pad_count = wire::pad_for(payload_len);
   out.hdr_len = uint8_t(wire::build(p, out.hdr));
   out.pad = p.bth.pad_count;
   out.payload_len = payload_len;
-  out.dst_ip = attrs.dest_ip;
+  out.dst_ip = dst_ip;
   out.src_port = setup.src_port;
   env.transmit(out);
 }
@@ -215,8 +239,17 @@ void Qp::Impl::on_packet(const wire::Packet& pkt, const RxMeta& meta) {
     counters().rx_drop_qp_state.add();
     return;
   }
+  if (is_ud()) {
+    // IBA C9-41?: one partition only.
+    if ((pkt.bth.pkey & 0x7fff) != (pipe::DeviceCaps::kDefaultPkey & 0x7fff)) {
+      counters().rx_drop_misaddressed.add();
+      return;
+    }
+    ud_receiver.on_packet(pkt, meta);
+    return;
+  }
   if (setup.type != IBV_QPT_RC || info.transport != wire::Transport::kRc) {
-    counters().rx_drop_malformed.add();  // UC/UD are not served yet
+    counters().rx_drop_malformed.add();  // UC is not served yet
     return;
   }
   // A connected QP talks to one peer only (IBA 9.6.1.5.1: source checks;
@@ -280,6 +313,11 @@ void Qp::on_doorbell() {
       q.flush_recv_queue();
       break;
     case IBV_QPS_RTS:
+      if (q.is_ud()) {
+        q.ud_sender.fetch();
+        if (q.ud_sender.can_send()) q.env.wake_qp(q.setup.qpn);
+        break;
+      }
       q.requester.fetch();
       q.completer.complete_ready();
       if (q.requester.can_send()) q.env.wake_qp(q.setup.qpn);
@@ -293,6 +331,7 @@ void Qp::on_packet(const wire::Packet& pkt, const RxMeta& meta) { impl_->on_pack
 
 uint32_t Qp::poll(uint64_t now_ns, uint32_t budget) {
   Impl& q = *impl_;
+  if (q.is_ud()) return q.state == IBV_QPS_RTS ? q.ud_sender.transmit(budget) : 0;
   if (q.state == IBV_QPS_RTS) q.completer.on_timer(now_ns);
   uint32_t sent = 0;
   // Replies first: they free the peer's window and READ credits.
@@ -303,12 +342,14 @@ uint32_t Qp::poll(uint64_t now_ns, uint32_t budget) {
 
 bool Qp::has_tx_work() const {
   const Impl& q = *impl_;
+  if (q.is_ud()) return q.ud_sender.can_send();
   if (q.state != IBV_QPS_RTR && q.state != IBV_QPS_RTS) return false;
   return q.responder.has_replies() || (q.state == IBV_QPS_RTS && q.requester.can_send());
 }
 
 uint64_t Qp::next_deadline() const {
   const Impl& q = *impl_;
+  if (q.is_ud()) return UINT64_MAX;  // no timers: nothing is acknowledged
   return q.state == IBV_QPS_RTS ? q.completer.deadline() : UINT64_MAX;
 }
 

@@ -10,6 +10,9 @@
 //   completer  (completer.*)  matches ACKs and responses to WQEs, writes
 //                             completions, retransmits on timeout or NAK,
 //                             counts retry_cnt / rnr_retry, fails the QP.
+// A UD QP (IBA 9.8) uses ud_sender.* (one datagram per WQE, completed once
+// on the wire) and ud_receiver.* (Q_Key check, GRH + payload) instead.
+// A QP created with an SRQ takes its receive WQEs from it (ring_srq.*).
 // State transitions and attribute validation are in qp_state.*.
 #pragma once
 
@@ -40,6 +43,9 @@ struct QpSetup {
   CompletionQueue* recv_cq = nullptr;
   uint32_t local_ip = 0;   // network byte order: this device's address
   uint16_t src_port = 0;   // UDP source port for this QP's packets
+  // UD: the largest message, the port's active MTU (IBA 9.8: a UD message
+  // is one packet).
+  uint32_t port_mtu_bytes = 4096;
 };
 
 // Where a received packet came from (the UDP/IP layer below the BTH).

@@ -13,6 +13,8 @@
 #include "transport/requester.h"
 #include "transport/responder.h"
 #include "transport/send_wr.h"
+#include "transport/ud_receiver.h"
+#include "transport/ud_sender.h"
 
 namespace flexins::transport {
 
@@ -29,9 +31,12 @@ struct Qp::Impl {
   Requester requester;
   Responder responder;
   Completer completer;
+  UdSender ud_sender;      // UD QPs only
+  UdReceiver ud_receiver;  // UD QPs only
 
   Counters& counters() { return env.counters(); }
   uint32_t mtu() const { return attrs.mtu_bytes; }
+  bool is_ud() const { return setup.type == IBV_QPT_UD; }
 
   int modify(const ibv_qp_attr& attr, int attr_mask);
   void set_state(ibv_qp_state s);
@@ -56,7 +61,10 @@ struct Qp::Impl {
   // (tx/rx packet and byte counters are the engine's I/O stage's to count.)
   void begin_packet() { out.iov_count = 0; }
   bool add_payload(const uint8_t* p, uint32_t len);
+  // To the connected peer (RC) ...
   void send_packet(wire::Packet& p, uint32_t payload_len);
+  // ... or to any address and QPN (UD).
+  void send_packet_to(wire::Packet& p, uint32_t payload_len, uint32_t dst_ip, uint32_t dest_qpn);
 };
 
 }  // namespace flexins::transport

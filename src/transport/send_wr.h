@@ -30,6 +30,11 @@ struct SendWr {
   bool is_inline = false;
   std::vector<uint8_t> inline_data;  // capacity reused across WQEs in this ring slot
   uint32_t length = 0;               // message bytes
+  // UD: where the datagram goes, resolved from the WQE's AH at fetch time
+  // (the AH may be destroyed while the WQE waits).
+  uint32_t ud_dest_ip = 0;  // network byte order
+  uint32_t ud_dest_qpn = 0;
+  uint32_t ud_qkey = 0;
 
   // --- set at fetch: a WQE that failed validation completes with this status
   // when it reaches the head of the queue (IBA 10.8.3: in order).

@@ -16,10 +16,21 @@ using namespace flexins::verbs;
 namespace {
 
 // The 40 bytes before a UD receive's payload. For RoCE v2 over IPv4 the
-// IPv4 header sits in the last 20 of them, as rdma-core's providers do.
-bool grh_holds_ipv4(const ibv_grh* grh) {
+// IPv4 header sits in the last 20 of them, as the kernel and rdma-core's
+// providers place it (and the engine does). Told apart from an IPv6 GRH as
+// rdma-core's ibv_init_ah_from_wc does: no IPv6 version nibble at offset 0
+// and an IPv4 one at offset 20; or, if both look plausible, a 5-word IPv4
+// header whose checksum is right.
+// Returns 4, 6, or 0 for neither.
+int grh_ip_version(const ibv_grh* grh) {
   const auto* b = reinterpret_cast<const uint8_t*>(grh);
-  return b[20] == 0x45;  // version 4, 5-word header
+  const uint8_t* ip = b + 20;
+  if ((b[0] >> 4) != 6) return (ip[0] >> 4) == 4 ? 4 : 0;
+  if (ip[0] != 0x45) return 6;
+  uint32_t sum = 0;
+  for (int i = 0; i < 20; i += 2) sum += uint32_t(ip[i]) << 8 | ip[i + 1];
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return sum == 0xffff ? 4 : 6;
 }
 
 }  // namespace
@@ -79,7 +90,12 @@ int ibv_init_ah_from_wc(struct ibv_context* context, uint8_t port_num, struct ib
   ah_attr->is_global = 1;
   ah_attr->grh.sgid_index = 0;
   ah_attr->grh.hop_limit = 0xff;
-  if (grh_holds_ipv4(grh)) {
+  const int version = grh_ip_version(grh);
+  if (version == 0) {
+    errno = EPROTONOSUPPORT;  // as rdma-core: neither an IPv6 GRH nor an IPv4 header
+    return -1;
+  }
+  if (version == 4) {
     const auto* ip = reinterpret_cast<const uint8_t*>(grh) + 20;
     uint8_t* g = ah_attr->grh.dgid.raw;  // ::ffff:<source address>
     g[10] = g[11] = 0xff;

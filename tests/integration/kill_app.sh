@@ -67,7 +67,7 @@ assert_engine_alive "$ADDR_B"
 # Everything the applications owned (the killed one's too) is reclaimed.
 for addr in "$ADDR_A" "$ADDR_B"; do
   stat_json "$addr" "$RUN_DIR/end-$addr.json"
-  for key in contexts pds mrs cqs qps; do
+  for key in contexts pds mrs cqs qps srqs ahs; do
     assert_eq "$(json_get "$RUN_DIR/end-$addr.json" "$key")" 0 "$key left on engine $addr"
   done
 done
