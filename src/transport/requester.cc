@@ -8,16 +8,10 @@
 
 namespace flexins::transport {
 
-using pipe::DeviceCaps;
 using wire::psn_add;
 using wire::psn_diff;
 
 namespace {
-
-uint32_t min3(uint32_t a, uint32_t b, uint32_t c) {
-  uint32_t m = a < b ? a : b;
-  return m < c ? m : c;
-}
 
 bool supported_rc_opcode(uint8_t op) {
   switch (op) {
@@ -68,29 +62,9 @@ ibv_wc_status Requester::copy_in(SendWr& w, const uint8_t* slot, uint32_t slot_s
 
   // IBA 10.8.3 / C10-?: only the operations an RC QP offers.
   if (qp_.setup.type != IBV_QPT_RC || !supported_rc_opcode(wqe.opcode)) return IBV_WC_LOC_QP_OP_ERR;
-  const uint32_t body = slot_size - uint32_t(sizeof wqe);
-  if (w.send_flags & IBV_SEND_INLINE) {
-    // Inline data is only for operations that send from local memory.
-    if (w.is_read() || w.is_atomic()) return IBV_WC_LOC_QP_OP_ERR;
-    uint32_t max = min3(body, DeviceCaps::kMaxInlineData,
-                        qp_.setup.cap.max_inline_data ? qp_.setup.cap.max_inline_data
-                                                      : DeviceCaps::kMaxInlineData);
-    if (wqe.inline_len > max) return IBV_WC_LOC_LEN_ERR;
-    w.is_inline = true;
-    w.length = wqe.inline_len;
-    w.inline_data.assign(slot + sizeof wqe, slot + sizeof wqe + wqe.inline_len);
-    return IBV_WC_SUCCESS;
-  }
-  uint32_t max_sge = min3(body / uint32_t(sizeof(pipe::Sge)), DeviceCaps::kMaxSge,
-                          qp_.setup.cap.max_send_sge);
-  if (wqe.num_sge > max_sge) return IBV_WC_LOC_QP_OP_ERR;
-  w.num_sge = wqe.num_sge;
-  std::memcpy(w.sge, slot + sizeof wqe, w.num_sge * sizeof(pipe::Sge));
-  uint64_t total = 0;
-  for (uint32_t i = 0; i < w.num_sge; ++i) total += w.sge[i].length;
-  if (total > DeviceCaps::kMaxMsgSize) return IBV_WC_LOC_LEN_ERR;  // IBA C9-?: 2^31 max
-  w.length = uint32_t(total);
-  return IBV_WC_SUCCESS;
+  // Inline data is only for operations that send from local memory.
+  if ((w.send_flags & IBV_SEND_INLINE) && (w.is_read() || w.is_atomic())) return IBV_WC_LOC_QP_OP_ERR;
+  return copy_send_payload(wqe, slot, slot_size, qp_.setup.cap, w);
 }
 
 ibv_wc_status Requester::validate(const SendWr& w) const {

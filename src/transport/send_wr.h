@@ -64,6 +64,12 @@ struct SendWr {
 //   head     oldest WQE not yet completed (== the SQ's retire point)
 //   started  first WQE without PSNs (the requester starts WQEs in order)
 //   fetched  first WQE not yet copied from the host
+// Copy a WQE's gather list or inline data out of its shared slot into `w`
+// (w.send_flags already set), checked against the slot and the QP's caps.
+// IBV_WC_SUCCESS, or the status the WQE completes with.
+ibv_wc_status copy_send_payload(const pipe::SendWqe& wqe, const uint8_t* slot, uint32_t slot_size,
+                                const ibv_qp_cap& cap, SendWr& w);
+
 struct SendQueue {
   std::vector<SendWr> ring;
   uint32_t mask = 0;

@@ -7,14 +7,8 @@
 
 namespace flexins::transport {
 
-using pipe::DeviceCaps;
 
 namespace {
-
-uint32_t min3(uint32_t a, uint32_t b, uint32_t c) {
-  uint32_t m = a < b ? a : b;
-  return m < c ? m : c;
-}
 
 // A Q_Key with its high bit set in a send WR means "use the QP's own
 // Q_Key" (IBA 10.2.4.? / C10-15?: controlled Q_Keys).
@@ -45,27 +39,7 @@ ibv_wc_status UdSender::copy_in(SendWr& w, const uint8_t* slot, uint32_t slot_si
   if (ah == nullptr || ah->pd != qp_.setup.pd) return IBV_WC_LOC_QP_OP_ERR;
   w.ud_dest_ip = ah->dest_ip;
 
-  const uint32_t body = slot_size - uint32_t(sizeof wqe);
-  if (w.send_flags & IBV_SEND_INLINE) {
-    uint32_t max = min3(body, DeviceCaps::kMaxInlineData,
-                        qp_.setup.cap.max_inline_data ? qp_.setup.cap.max_inline_data
-                                                      : DeviceCaps::kMaxInlineData);
-    if (wqe.inline_len > max) return IBV_WC_LOC_LEN_ERR;
-    w.is_inline = true;
-    w.length = wqe.inline_len;
-    w.inline_data.assign(slot + sizeof wqe, slot + sizeof wqe + wqe.inline_len);
-    return IBV_WC_SUCCESS;
-  }
-  uint32_t max_sge = min3(body / uint32_t(sizeof(pipe::Sge)), DeviceCaps::kMaxSge,
-                          qp_.setup.cap.max_send_sge);
-  if (wqe.num_sge > max_sge) return IBV_WC_LOC_QP_OP_ERR;
-  w.num_sge = wqe.num_sge;
-  std::memcpy(w.sge, slot + sizeof wqe, w.num_sge * sizeof(pipe::Sge));
-  uint64_t total = 0;
-  for (uint32_t i = 0; i < w.num_sge; ++i) total += w.sge[i].length;
-  if (total > DeviceCaps::kMaxMsgSize) return IBV_WC_LOC_LEN_ERR;
-  w.length = uint32_t(total);
-  return IBV_WC_SUCCESS;
+  return copy_send_payload(wqe, slot, slot_size, qp_.setup.cap, w);
 }
 
 ibv_wc_status UdSender::validate(const SendWr& w) const {
