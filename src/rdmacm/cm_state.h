@@ -59,6 +59,10 @@ struct Id {
   int sock = -1;                  // TCP: listening socket, or the CM connection
   std::vector<uint8_t> rx;        // bytes received, not yet a whole message
   int64_t deadline_ns = 0;        // 0: no timer running
+  // A refused CM connect is tried again, on a fresh socket, until then: a
+  // listener may be a moment late (qperf 0.4.11 announces its port before
+  // it calls rdma_listen).
+  int64_t refused_retry_until_ns = 0;
   ConnState state = ConnState::kIdle;
 
   // Our side of the connection.
@@ -123,6 +127,11 @@ void close_socket(Id* id);
 // Start watching ID's socket (listening, connecting or connected).
 void service_watch(Id* id, bool connecting);
 void service_connected(Id* id);      // its TCP connect finished: now read it
+// Start (or, after a refusal, restart) the CM connect of ID. A refusal
+// inside the retry window is retried after a short pause on a new socket.
+// Returns 0 (connected), EINPROGRESS (watched until it completes), or the
+// errno that ends the attempt (ECONNREFUSED once the window has closed).
+int cm_connect(Id* id, bool after_refusal);
 void service_forget(int fd);         // before close(fd)
 void service_wake();                 // a timer changed
 void service_drop_pending_of(Id* listener);  // accepted sockets whose REQ is still awaited

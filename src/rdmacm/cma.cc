@@ -126,6 +126,34 @@ int complete_sync(Id* id) {
   return fail(e->status < 0 ? -e->status : e->status);
 }
 
+// How long a refused CM connect is retried before RDMA_CM_EVENT_REJECTED.
+constexpr int64_t kRefusedRetryWindowNs = 200'000'000;
+
+int cm_connect(Id* id, bool after_refusal) {
+  constexpr useconds_t kRetryPauseUs = 2000;
+  const sockaddr_in& dst = id->pub.route.addr.dst_sin;
+  for (;;) {
+    if (after_refusal) {
+      if (now_ns() >= id->refused_retry_until_ns) return ECONNREFUSED;
+      usleep(kRetryPauseUs);
+      // A TCP socket whose connect failed cannot be used again: a new one,
+      // on the same local address.
+      sockaddr_in src = id->pub.route.addr.src_sin;
+      src.sin_port = 0;
+      if (id->sock >= 0) {
+        service_forget(id->sock);
+        close(id->sock);
+        id->sock = -1;
+      }
+      if (int err = bind_socket(id, src); err != 0) return err;
+    }
+    if (connect(id->sock, reinterpret_cast<const sockaddr*>(&dst), sizeof dst) == 0) return 0;
+    if (errno == EINPROGRESS || errno == EINTR) return EINPROGRESS;
+    if (errno != ECONNREFUSED) return errno;
+    after_refusal = true;
+  }
+}
+
 }  // namespace flexins::rdmacm
 
 using namespace flexins::rdmacm;
@@ -305,15 +333,15 @@ int rdma_connect(struct rdma_cm_id* id, struct rdma_conn_param* param) {
     req.type = ud ? CmMsgType::kSidrReq : CmMsgType::kReq;
 
     drive(c, ConnInput::kAppConnect);
-    const sockaddr_in& dst = c->pub.route.addr.dst_sin;
-    int rc = connect(c->sock, reinterpret_cast<const sockaddr*>(&dst), sizeof dst);
-    if (rc == 0) {
+    c->refused_retry_until_ns = now_ns() + kRefusedRetryWindowNs;
+    int err = cm_connect(c, false);
+    if (err == 0) {
       service_watch(c, false);
       drive(c, ConnInput::kTcpConnected);
-    } else if (errno == EINPROGRESS || errno == EINTR) {
+    } else if (err == EINPROGRESS) {
       service_watch(c, true);
     } else {
-      drive(c, errno == ECONNREFUSED ? ConnInput::kTcpRefused : ConnInput::kTcpLost);
+      drive(c, err == ECONNREFUSED ? ConnInput::kTcpRefused : ConnInput::kTcpLost);
     }
   }
   return complete_sync(c);

@@ -243,6 +243,14 @@ void on_connection_event(Id* id, uint32_t events) {
     int err = 0;
     socklen_t len = sizeof err;
     getsockopt(id->sock, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err == ECONNREFUSED) {
+      err = cm_connect(id, true);
+      if (err == EINPROGRESS) {
+        service_watch(id, true);  // the new socket
+        return;
+      }
+      if (err == 0) service_watch(id, false);
+    }
     if (err == 0) {
       service_connected(id);
       drive(id, ConnInput::kTcpConnected);
