@@ -1,11 +1,12 @@
 #!/bin/sh
-# The replacement must export exactly the versioned symbols of the real
-# libibverbs.so.1 (names and versions, compat aliases included): programs are
+# A drop-in library must export exactly the versioned symbols of the real
+# one (names and versions, compat aliases included): rdma-core's programs are
 # linked with BIND_NOW and die before main on any missing one.
-#   compare_exports.sh OUR_LIB SYSTEM_LIB
+#   compare_exports.sh OUR_LIB SYSTEM_LIB VERSION_PREFIX   (IBVERBS_, RDMACM_)
 set -eu
+prefix=$3
 exports() {
-  objdump -T "$1" | awk '$0 ~ /IBVERBS_/ && $0 !~ /\*UND\*/ {print $(NF - 1), $NF}' | sort -u
+  objdump -T "$1" | awk -v p="$prefix" 'index($0, p) && $0 !~ /\*UND\*/ {print $(NF - 1), $NF}' | sort -u
 }
 ours=$(mktemp)
 theirs=$(mktemp)
@@ -17,7 +18,7 @@ if ! diff -u "$theirs" "$ours"; then
   exit 1
 fi
 # And nothing else: no C++ internals leak out.
-extra=$(objdump -T "$1" | awk '$0 !~ /\*UND\*/ && $0 ~ / g / && $0 !~ /IBVERBS_/ {print $NF}')
+extra=$(objdump -T "$1" | awk -v p="$prefix" '$0 !~ /\*UND\*/ && $0 ~ / g / && !index($0, p) {print $NF}')
 if [ -n "$extra" ]; then
   echo "unexpected exports: $extra" >&2
   exit 1
