@@ -55,6 +55,12 @@ struct Id {
   // Addresses: pub.route.addr.src_sin / dst_sin (IPv4 only).
   bool bound = false;
   bool listening = false;
+  // The TCP socket already listens although the application has not called
+  // rdma_listen: an explicit rdma_bind_addr listens at once, so a peer told
+  // the port (qperf sends it before calling rdma_listen) is queued in the
+  // backlog instead of refused. rdma_listen starts serving the backlog; a
+  // connect first swaps the socket for an ordinary one.
+  bool listens_early = false;
   int backlog = 0;
   int sock = -1;                  // TCP: listening socket, or the CM connection
   std::vector<uint8_t> rx;        // bytes received, not yet a whole message

@@ -129,9 +129,24 @@ int complete_sync(Id* id) {
 // How long a refused CM connect is retried before RDMA_CM_EVENT_REJECTED.
 constexpr int64_t kRefusedRetryWindowNs = 200'000'000;
 
+// A listening TCP socket cannot connect: ID's early listener (see
+// Id::listens_early) becomes an ordinary socket on the same address, its
+// backlog (nobody should have connected to a client) reset. 0 or an errno.
+int stop_early_listen(Id* id) {
+  if (!id->listens_early) return 0;
+  id->listens_early = false;
+  sockaddr_in src = id->pub.route.addr.src_sin;
+  close(id->sock);
+  id->sock = -1;
+  if (bind_socket(id, src) == 0) return 0;
+  src.sin_port = 0;  // the port was taken meanwhile
+  return bind_socket(id, src);
+}
+
 int cm_connect(Id* id, bool after_refusal) {
   constexpr useconds_t kRetryPauseUs = 2000;
   const sockaddr_in& dst = id->pub.route.addr.dst_sin;
+  if (int err = stop_early_listen(id); err != 0) return err;
   for (;;) {
     if (after_refusal) {
       if (now_ns() >= id->refused_retry_until_ns) return ECONNREFUSED;
@@ -232,6 +247,7 @@ int rdma_bind_addr(struct rdma_cm_id* id, struct sockaddr* addr) {
   std::lock_guard g(cm_mutex());
   if (c->bound) return fail(EINVAL);
   if (int err = bind_socket(c, sin); err != 0) return fail(err);
+  if (listen(c->sock, SOMAXCONN) == 0) c->listens_early = true;
   if (dev != nullptr) use_device(c, dev);
   return 0;
 }
@@ -289,6 +305,7 @@ int rdma_listen(struct rdma_cm_id* id, int backlog) {
   }
   if (listen(c->sock, backlog > 0 ? backlog : SOMAXCONN) != 0) return -1;
   c->listening = true;
+  c->listens_early = false;
   c->backlog = backlog;
   service_watch(c, false);
   return 0;

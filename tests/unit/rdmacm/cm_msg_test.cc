@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -29,7 +30,8 @@ CmMessage sample(CmMsgType type, uint8_t pd_len) {
   m.srq = 0;
   m.local_ack_timeout = 14;
   m.private_data_len = pd_len;
-  for (int i = 0; i < pd_len; ++i) m.private_data[i] = uint8_t(i * 7 + 1);
+  for (size_t i = 0; i < std::min<size_t>(pd_len, sizeof m.private_data); ++i)
+    m.private_data[i] = uint8_t(i * 7 + 1);
   return m;
 }
 
