@@ -96,7 +96,7 @@ Engine::Engine(const EngineConfig& cfg) : cfg_(cfg), rng_(std::random_device{}()
   close(probe);
 
   try {
-    std::unique_ptr<io::Backend> udp = std::make_unique<io::UdpBackend>(ip_be_, wire::kRoceV2Port);
+    std::unique_ptr<io::Backend> udp = std::make_unique<io::UdpBackend>(ip_be_, wire::kRoceV2Port, 4, cfg_.udp_offload);
     if (cfg_.faults.any()) {
       auto inj = std::make_unique<io::FaultInjector>(std::move(udp), cfg_.faults);
       injector_ = inj.get();

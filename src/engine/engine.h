@@ -32,6 +32,7 @@ struct EngineConfig {
   io::FaultSpec faults;
   uint32_t workers = 1;
   bool verify_icrc = true;
+  bool udp_offload = true;       // UDP GSO/GRO (io/udp_backend.h)
   int nice = -20;                // worker thread priority (needs CAP_SYS_NICE)
   uint64_t spin_us = 0;          // idle worker: busy-poll this long,
   uint64_t nap_us = 50;          // then nap this long at a time,

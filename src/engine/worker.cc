@@ -170,11 +170,27 @@ bool Worker::rx_pass() {
     rx_descs_[i].capacity = kRxBufferBytes;
   }
   uint32_t n = backend_.rx_burst(rx_descs_);
-  for (uint32_t i = 0; i < n; ++i) handle_datagram(rx_descs_[i]);
+  for (uint32_t i = 0; i < n; ++i) {
+    const io::RxDatagram& d = rx_descs_[i];
+    if (d.segment_size == 0 || d.truncated) {
+      handle_datagram(d, 0);
+      continue;
+    }
+    // A GRO buffer: the datagrams of one sender's GSO group, back to back.
+    // Segment k left the sender with IP ID k (io/backend.h).
+    io::RxDatagram seg = d;
+    uint16_t k = 0;
+    for (uint32_t off = 0; off < d.length; off += d.segment_size, ++k) {
+      seg.data = d.data + off;
+      seg.length = std::min(d.segment_size, d.length - off);
+      if (k > 0) counters_.rx_gro_segments.add();
+      handle_datagram(seg, k);
+    }
+  }
   return n > 0;
 }
 
-void Worker::handle_datagram(const io::RxDatagram& d) {
+void Worker::handle_datagram(const io::RxDatagram& d, uint16_t ip_id) {
   counters_.rx_packets.add();
   counters_.rx_bytes.add(d.length);
   if (d.truncated) {
@@ -197,9 +213,16 @@ void Worker::handle_datagram(const io::RxDatagram& d) {
     ip.dst_ip = d.dst_ip != 0 ? d.dst_ip : cfg_.local_ip;
     ip.src_port = d.src_port;
     ip.dst_port = wire::kRoceV2Port;
-    ip.ip_id = 0;
+    ip.ip_id = ip_id;
     ip.ip_flags_frag = kIpDf;
-    if (!wire::icrc_check(ip, bytes)) {
+    bool good = wire::icrc_check(ip, bytes);
+    if (!good && ip_id != 0) {
+      // A receive offload that merged datagrams sent one by one (each with
+      // IP ID 0) gives the same shape as a GSO group: try ID 0 as well.
+      ip.ip_id = 0;
+      good = wire::icrc_check(ip, bytes);
+    }
+    if (!good) {
       counters_.rx_drop_bad_icrc.add();
       return;
     }
@@ -363,6 +386,18 @@ bool Worker::timer_pass() {
   return any;
 }
 
+// Whether D, which will have IOVS iovecs, can be the next segment of the
+// open GSO group: same destination and source, no longer than the group's
+// segments, the group's last datagram full-sized, and the group's limits kept.
+bool Worker::joins_gso_group(const io::TxDatagram& d, uint32_t iovs) const {
+  if (gso_segments_ == 0 || gso_segments_ >= backend_.max_gso_segments()) return false;
+  const io::TxDatagram& first = tx_batch_[gso_first_];
+  const io::TxDatagram& last = tx_batch_[tx_count_ - 1];
+  return d.dst_ip == first.dst_ip && d.src_port == first.src_port && d.length <= first.length &&
+         last.length == first.length && gso_bytes_ + d.length <= io::kMaxGsoBytes &&
+         gso_iovs_ + iovs <= io::kMaxGsoIov;
+}
+
 void Worker::transmit(transport::OutPacket& pkt) {
   if (tx_count_ == kTxBatch) flush_tx();
   TxSlot& slot = tx_slots_[tx_count_];
@@ -390,6 +425,24 @@ void Worker::transmit(transport::OutPacket& pkt) {
   ip.dst_port = wire::kRoceV2Port;
   ip.ip_id = 0;
   ip.ip_flags_frag = kIpDf;
+  // Place the datagram in a GSO group before its ICRC: the IP ID it will
+  // carry is its place in the group. Length and iovecs count the ICRC's 4
+  // bytes and the iovec that may still come for it.
+  d.length = pkt.hdr_len + pkt.payload_len + pkt.pad + uint32_t(wire::kIcrcSize);
+  const uint32_t iovs = d.iov_count + (pkt.pad ? 0 : 1);
+  d.gso_continues = joins_gso_group(d, iovs);
+  if (d.gso_continues) {
+    counters_.tx_gso_segments.add();
+    ++gso_segments_;
+    gso_iovs_ += iovs;
+    gso_bytes_ += d.length;
+  } else {
+    gso_first_ = tx_count_;
+    gso_segments_ = 1;
+    gso_iovs_ = iovs;
+    gso_bytes_ = d.length;
+  }
+  ip.ip_id = uint16_t(gso_segments_ - 1);
   uint32_t icrc = wire::icrc_compute(ip, std::span<const iovec>(d.iov, d.iov_count));
   // The ICRC goes right after the pad bytes in the same trailer buffer.
   if (pkt.pad) {
@@ -399,7 +452,6 @@ void Worker::transmit(transport::OutPacket& pkt) {
     wire::icrc_store(icrc, slot.trailer);
     d.iov[d.iov_count++] = {slot.trailer, wire::kIcrcSize};
   }
-  d.length = pkt.hdr_len + pkt.payload_len + pkt.pad + uint32_t(wire::kIcrcSize);
   counters_.tx_packets.add();
   counters_.tx_bytes.add(d.length);
   ++tx_count_;
@@ -409,6 +461,7 @@ void Worker::flush_tx() {
   if (tx_count_ == 0) return;
   backend_.tx_burst(std::span<io::TxDatagram>(tx_batch_.data(), tx_count_));
   tx_count_ = 0;
+  gso_segments_ = 0;
 }
 
 // ------------------------------------------------------------ memory, events

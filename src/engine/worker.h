@@ -111,7 +111,8 @@ class Worker final : public transport::Env {
   void post(std::function<void()> fn);
   void run();
   bool rx_pass();
-  void handle_datagram(const io::RxDatagram& d);
+  void handle_datagram(const io::RxDatagram& d, uint16_t ip_id);
+  bool joins_gso_group(const io::TxDatagram& d, uint32_t iovs) const;
   bool inbox_pass();
   bool doorbell_pass();
   bool tx_pass();
@@ -151,8 +152,9 @@ class Worker final : public transport::Env {
 
   // Receive pool: a small fixed set of buffers, reused every burst, so the
   // RX working set stays in cache however many QPs there are (DESIGN (b)).
-  static constexpr uint32_t kRxBurst = 32;
-  static constexpr uint32_t kRxBufferBytes = 9216;
+  // A buffer holds the largest UDP datagram, i.e. a whole GRO group.
+  static constexpr uint32_t kRxBurst = 16;
+  static constexpr uint32_t kRxBufferBytes = 65536;
   std::vector<uint8_t> rx_pool_;
   std::vector<io::RxDatagram> rx_descs_;
 
@@ -160,6 +162,12 @@ class Worker final : public transport::Env {
   std::vector<TxSlot> tx_slots_;
   std::vector<io::TxDatagram> tx_batch_;
   uint32_t tx_count_ = 0;
+  // The open GSO group: its first datagram's index in tx_batch_, how many
+  // datagrams and iovecs it holds and its byte count (io/backend.h).
+  uint32_t gso_first_ = 0;
+  uint32_t gso_segments_ = 0;
+  uint32_t gso_iovs_ = 0;
+  uint32_t gso_bytes_ = 0;
 
   transport::Counters counters_;
 };

@@ -44,6 +44,9 @@ class FaultInjector final : public Backend {
   uint32_t rx_burst(std::span<RxDatagram> pkts) override { return inner_->rx_burst(pkts); }
   int rx_fd() const override { return inner_->rx_fd(); }
   std::span<const uint16_t> src_ports() const override { return inner_->src_ports(); }
+  // Datagrams are dropped and reordered one by one: no GSO groups, whose
+  // segments' ICRCs depend on their place in the group.
+  uint32_t max_gso_segments() const override { return 1; }
   void tick(uint64_t now_ns) override;
   const FaultCounters& counters() const { return counters_; }
 

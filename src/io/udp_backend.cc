@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -57,10 +58,16 @@ uint16_t local_port(int fd) {
 
 }  // namespace
 
-UdpBackend::UdpBackend(uint32_t ipv4_be, uint16_t port, uint32_t tx_sockets) {
+UdpBackend::UdpBackend(uint32_t ipv4_be, uint16_t port, uint32_t tx_sockets, bool offload) {
   rx_fd_ = bound_socket(ipv4_be, port);
   set_opt(rx_fd_, IPPROTO_IP, IP_PKTINFO, 1, "IP_PKTINFO");
   set_opt(rx_fd_, IPPROTO_IP, IP_RECVTOS, 1, "IP_RECVTOS");
+  // Offloads are an optimisation: a kernel without them (before 5.0) still
+  // carries every datagram. GSO is used only where GRO is on too: a receiver
+  // without GRO would get a group's segments one by one, without the place
+  // in the group that their ICRCs depend on.
+  int one = 1;
+  gso_ = offload && setsockopt(rx_fd_, SOL_UDP, UDP_GRO, &one, sizeof one) == 0;
   for (uint32_t i = 0; i < tx_sockets; ++i) {
     int fd = bound_socket(ipv4_be, 0);
     // Nothing is ever sent to these ports; keep their receive side tiny.
@@ -76,35 +83,94 @@ UdpBackend::~UdpBackend() {
   for (int fd : tx_fds_) close(fd);
 }
 
-uint32_t UdpBackend::send_group(int fd, std::span<TxDatagram> pkts) {
+namespace {
+
+// One sendmmsg's worth of messages: each message is one datagram or one GSO
+// group, its iovecs laid end to end in `iov`.
+static_assert(kBurst * kMaxTxIov >= kMaxGsoIov, "one batch must hold the largest group");
+struct SendBatch {
   std::array<mmsghdr, kBurst> msgs{};
   std::array<sockaddr_in, kBurst> addrs{};
-  uint32_t sent = 0;
-  while (sent < pkts.size()) {
-    uint32_t n = uint32_t(std::min<size_t>(kBurst, pkts.size() - sent));
-    for (uint32_t i = 0; i < n; ++i) {
-      TxDatagram& d = pkts[sent + i];
-      addrs[i] = sockaddr_in{};
-      addrs[i].sin_family = AF_INET;
-      addrs[i].sin_addr.s_addr = d.dst_ip;
-      addrs[i].sin_port = htons(d.dst_port);
-      msgs[i] = mmsghdr{};
-      msgs[i].msg_hdr.msg_name = &addrs[i];
-      msgs[i].msg_hdr.msg_namelen = sizeof addrs[i];
-      msgs[i].msg_hdr.msg_iov = d.iov;
-      msgs[i].msg_hdr.msg_iovlen = d.iov_count;
-    }
-    int r = sendmmsg(fd, msgs.data(), n, 0);
-    if (r <= 0) {
-      // EAGAIN (socket buffer full) or an error for the first datagram:
-      // drop it like a congested wire would; the transport retransmits.
-      if (r < 0 && errno == EINTR) continue;
-      ++sent;
-      continue;
-    }
-    sent += uint32_t(r);
+  std::array<uint32_t, kBurst> datagrams{};  // datagrams in each message
+  alignas(cmsghdr) std::array<std::array<uint8_t, CMSG_SPACE(sizeof(uint16_t))>, kBurst> ctrl{};
+  std::array<iovec, kBurst * kMaxTxIov> iov{};
+  uint32_t count = 0;
+  uint32_t iov_used = 0;
+};
+
+// Appends the group starting at pkts[0] (datagrams flagged gso_continues
+// after it) as one message; returns how many datagrams it took.
+uint32_t add_message(SendBatch& b, std::span<TxDatagram> pkts) {
+  const TxDatagram& first = pkts[0];
+  uint32_t n = 1;
+  while (n < pkts.size() && pkts[n].gso_continues) ++n;
+  uint32_t iov_needed = 0;
+  for (uint32_t i = 0; i < n; ++i) iov_needed += pkts[i].iov_count;
+  if (b.iov_used + iov_needed > b.iov.size()) return 0;  // next sendmmsg
+  const uint32_t m = b.count;
+  iovec* iov = &b.iov[b.iov_used];
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < n; ++i)
+    for (uint32_t j = 0; j < pkts[i].iov_count; ++j) iov[k++] = pkts[i].iov[j];
+  b.iov_used += k;
+  b.addrs[m] = sockaddr_in{};
+  b.addrs[m].sin_family = AF_INET;
+  b.addrs[m].sin_addr.s_addr = first.dst_ip;
+  b.addrs[m].sin_port = htons(first.dst_port);
+  msghdr& h = b.msgs[m].msg_hdr;
+  h = msghdr{};
+  h.msg_name = &b.addrs[m];
+  h.msg_namelen = sizeof b.addrs[m];
+  h.msg_iov = iov;
+  h.msg_iovlen = k;
+  if (n > 1) {
+    h.msg_control = b.ctrl[m].data();
+    h.msg_controllen = b.ctrl[m].size();
+    cmsghdr* c = CMSG_FIRSTHDR(&h);
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    const uint16_t segment = uint16_t(first.length);
+    std::memcpy(CMSG_DATA(c), &segment, sizeof segment);
   }
-  return sent;
+  b.datagrams[m] = n;
+  ++b.count;
+  return n;
+}
+
+}  // namespace
+
+// Sends a run of datagrams that all leave from one socket.
+uint32_t UdpBackend::send_run(int fd, std::span<TxDatagram> pkts) {
+  SendBatch b;
+  uint32_t done = 0;
+  while (done < pkts.size()) {
+    b.count = 0;
+    b.iov_used = 0;
+    uint32_t queued = done;
+    while (queued < pkts.size() && b.count < kBurst) {
+      uint32_t took = add_message(b, pkts.subspan(queued));
+      if (took == 0) break;
+      queued += took;
+    }
+    if (b.count == 0) break;  // cannot happen: a group never exceeds the batch
+    uint32_t m = 0;
+    while (m < b.count) {
+      int r = sendmmsg(fd, b.msgs.data() + m, b.count - m, 0);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) {
+        // EAGAIN (socket buffer full) or an error for this message: drop it
+        // like a congested wire would; the transport retransmits. A kernel
+        // that refuses segmentation offload gets no more groups.
+        if (b.msgs[m].msg_hdr.msg_control != nullptr && (errno == EIO || errno == EINVAL)) gso_ = false;
+        ++m;
+        continue;
+      }
+      m += uint32_t(r);
+    }
+    done = queued;
+  }
+  return done;
 }
 
 uint32_t UdpBackend::tx_burst(std::span<TxDatagram> pkts) {
@@ -117,7 +183,7 @@ uint32_t UdpBackend::tx_burst(std::span<TxDatagram> pkts) {
     int fd = tx_fds_[0];
     for (size_t i = 0; i < tx_ports_.size(); ++i)
       if (tx_ports_[i] == port) fd = tx_fds_[i];
-    send_group(fd, pkts.subspan(done, end - done));
+    send_run(fd, pkts.subspan(done, end - done));
     done = uint32_t(end);
   }
   return done;
@@ -128,7 +194,8 @@ uint32_t UdpBackend::rx_burst(std::span<RxDatagram> pkts) {
   std::array<mmsghdr, kBurst> msgs{};
   std::array<iovec, kBurst> iovs{};
   std::array<sockaddr_in, kBurst> addrs{};
-  constexpr size_t kCtrlBytes = CMSG_SPACE(sizeof(in_pktinfo)) + CMSG_SPACE(sizeof(int));
+  constexpr size_t kCtrlBytes =
+      CMSG_SPACE(sizeof(in_pktinfo)) + CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(int));
   alignas(cmsghdr) std::array<std::array<uint8_t, kCtrlBytes>, kBurst> ctrl{};
   for (uint32_t i = 0; i < n; ++i) {
     iovs[i] = {pkts[i].data, pkts[i].capacity};
@@ -150,7 +217,14 @@ uint32_t UdpBackend::rx_burst(std::span<RxDatagram> pkts) {
     d.src_port = ntohs(addrs[i].sin_port);
     d.dst_ip = 0;
     d.ecn = 0;
+    d.segment_size = 0;
     for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(const_cast<msghdr*>(&h), c)) {
+      if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+        int segment;
+        std::memcpy(&segment, CMSG_DATA(c), sizeof segment);
+        if (segment > 0 && uint32_t(segment) < d.length) d.segment_size = uint32_t(segment);
+        continue;
+      }
       if (c->cmsg_level != IPPROTO_IP) continue;
       if (c->cmsg_type == IP_PKTINFO) {
         in_pktinfo pi;

@@ -24,6 +24,8 @@ class Counter {
   X(rx_packets)                    \
   X(rx_bytes)                      \
   X(tx_payload_bytes_copied)       \
+  X(tx_gso_segments)               \
+  X(rx_gro_segments)               \
   X(tx_errors)                     \
   X(retransmitted_packets)         \
   X(retransmit_timeouts)           \

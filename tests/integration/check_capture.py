@@ -11,7 +11,16 @@ engine's libdeflate one), per IBA annex A17.3.3: 8 bytes of 0xFF, IPv4 header
 with TOS, TTL and checksum set to ones, UDP header with checksum set to ones,
 BTH with byte 4 set to ones, then the rest; stored little-endian.
 
-Prints one JSON object: packets, icrc_ok, icrc_bad, ip_id_nonzero, df_clear,
+A UDP GSO send travels over lo unsegmented, so the capture holds it as one
+datagram: several RoCE packets back to back, all of one size but the last.
+Such a datagram is split as the kernel would segment it for a wire — the
+segment size is where the next BTH continues the first one's PSN on the
+same QP and the first segment's ICRC matches — and segment k gets the IP
+header the kernel would give it: total length of the segment, ID = the
+datagram's ID + k.
+
+Prints one JSON object: datagrams, packets, gso_datagrams, icrc_ok,
+icrc_bad, ip_id_nonzero (datagrams whose own ID is not 0), df_clear,
 opcodes (hex → count). Exit status 0 if every ICRC matched.
 """
 import json
@@ -44,8 +53,43 @@ def ip_packet(linktype, frame):
     return None
 
 
+def icrc_ok(ip, ihl, udp, packet, ip_id):
+    """Whether PACKET (a RoCE packet with its ICRC) matches when sent alone
+    with the IP and UDP headers of IP/UDP, the IP ID set to IP_ID."""
+    masked_ip = bytearray(ip[:ihl])
+    masked_ip[1] = 0xFF                 # TOS (DSCP + ECN)
+    masked_ip[2:4] = struct.pack(">H", ihl + 8 + len(packet))
+    masked_ip[4:6] = struct.pack(">H", ip_id & 0xFFFF)
+    masked_ip[8] = 0xFF                 # TTL
+    masked_ip[10:12] = b"\xff\xff"      # header checksum
+    masked_udp = bytearray(udp[:8])
+    masked_udp[4:6] = struct.pack(">H", 8 + len(packet))
+    masked_udp[6:8] = b"\xff\xff"       # UDP checksum
+    body = bytearray(packet[:-4])
+    body[4] = 0xFF                      # BTH: FECN, BECN, resv6
+    want = zlib.crc32(b"\xff" * 8 + bytes(masked_ip) + bytes(masked_udp) + bytes(body)) & 0xFFFFFFFF
+    return struct.unpack("<I", packet[-4:])[0] == want
+
+
+def bth_qp_psn(packet):
+    return struct.unpack(">I", packet[4:8])[0] & 0xFFFFFF, struct.unpack(">I", packet[8:12])[0] & 0xFFFFFF
+
+
+def split(ip, ihl, udp, payload, ip_id):
+    """The RoCE packets in PAYLOAD: itself, or the segments of a GSO send."""
+    if icrc_ok(ip, ihl, udp, payload, ip_id):
+        return [payload]
+    qp, psn = bth_qp_psn(payload)
+    for size in range(28, len(payload) - 12):
+        nqp, npsn = bth_qp_psn(payload[size:])
+        if nqp == qp and npsn == (psn + 1) & 0xFFFFFF and icrc_ok(ip, ihl, udp, payload[:size], ip_id):
+            return [payload[at:at + size] for at in range(0, len(payload), size)]
+    return [payload]
+
+
 def main():
-    stats = {"packets": 0, "icrc_ok": 0, "icrc_bad": 0, "ip_id_nonzero": 0, "df_clear": 0, "opcodes": {}}
+    stats = {"datagrams": 0, "packets": 0, "gso_datagrams": 0, "icrc_ok": 0, "icrc_bad": 0,
+             "ip_id_nonzero": 0, "df_clear": 0, "opcodes": {}}
     for linktype, frame in records(sys.argv[1]):
         ip = ip_packet(linktype, frame)
         if ip is None or len(ip) < 20 or ip[0] >> 4 != 4 or ip[9] != 17:
@@ -57,23 +101,17 @@ def main():
         payload = udp[8:struct.unpack(">H", udp[4:6])[0]]
         if len(payload) < 16:
             continue
-        stats["packets"] += 1
+        stats["datagrams"] += 1
         ip_id, flags = struct.unpack(">HH", ip[4:8])
         stats["ip_id_nonzero"] += ip_id != 0
         stats["df_clear"] += not (flags & 0x4000)
-        masked_ip = bytearray(ip[:ihl])
-        masked_ip[1] = 0xFF                 # TOS (DSCP + ECN)
-        masked_ip[8] = 0xFF                 # TTL
-        masked_ip[10:12] = b"\xff\xff"      # header checksum
-        masked_udp = bytearray(udp[:8])
-        masked_udp[6:8] = b"\xff\xff"       # UDP checksum
-        body = bytearray(payload[:-4])
-        body[4] = 0xFF                      # BTH: FECN, BECN, resv6
-        want = zlib.crc32(b"\xff" * 8 + bytes(masked_ip) + bytes(masked_udp) + bytes(body)) & 0xFFFFFFFF
-        got = struct.unpack("<I", payload[-4:])[0]
-        stats["icrc_ok" if got == want else "icrc_bad"] += 1
-        op = "0x%02x" % payload[0]
-        stats["opcodes"][op] = stats["opcodes"].get(op, 0) + 1
+        packets = split(ip, ihl, udp, payload, ip_id)
+        stats["gso_datagrams"] += len(packets) > 1
+        for k, packet in enumerate(packets):
+            stats["packets"] += 1
+            stats["icrc_ok" if icrc_ok(ip, ihl, udp, packet, ip_id + k) else "icrc_bad"] += 1
+            op = "0x%02x" % packet[0]
+            stats["opcodes"][op] = stats["opcodes"].get(op, 0) + 1
     print(json.dumps(stats, sort_keys=True))
     return 0 if stats["icrc_bad"] == 0 and stats["packets"] > 0 else 1
 

@@ -195,6 +195,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   daemon->add_flag("--no-icrc-check", [&cfg](int64_t) { cfg.verify_icrc = false; },
                    "accept received packets without checking their ICRC (for peers whose IP ID is not 0)");
+  daemon->add_flag("--no-udp-offload", [&cfg](int64_t) { cfg.udp_offload = false; },
+                   "send and receive datagrams one by one, without UDP GSO/GRO (for paths that segment)");
 
   std::string ip = "127.0.0.1";
   std::vector<std::string> command;

@@ -25,9 +25,14 @@ assert_eq "$SERVER_STATUS" 0 "ib_write_bw server exit status"
 assert_eq "$CLIENT_STATUS" 0 "ib_write_bw client exit status"
 assert_log_matches perf.client "^ *[0-9]+ +1000([[:space:]]+[0-9.]+){3}"
 
-# The RoCE traffic went through the veth: the engines counted packets.
+# The RoCE traffic went through the veth: the engines counted packets. B got
+# every WRITE packet (1000 x 64 KiB in 1 KiB MTU packets, plus perftest's own
+# exchanges); A got at least the acknowledgements of the 1000 messages'
+# last packets, which the responder may coalesce.
 for host in a b; do
+  min_rx=1
+  [[ $host == b ]] && min_rx=64000
   stat_json "$(addr_of "$host")" "$LOG_DIR/stat-$host.json"
-  assert_gt "$(json_get "$LOG_DIR/stat-$host.json" rx_packets)" 1000 "packets host $host received"
+  assert_gt "$(json_get "$LOG_DIR/stat-$host.json" rx_packets)" "$min_rx" "packets host $host received"
   assert_engine_alive "$(addr_of "$host")"
 done
