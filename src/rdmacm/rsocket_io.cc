@@ -190,6 +190,9 @@ ssize_t do_send(RSocket* s, const void* buf, size_t len, int flags) {
   if (s->state != SockState::kConnected) return set_errno(ENOTCONN);
   const auto* p = static_cast<const uint8_t*>(buf);
   size_t sent = 0;
+  // After the peer's FIN its close is near: look for the DISCONNECTED, so
+  // sending fails (EPIPE) instead of writing into a QP that is gone.
+  if (s->fin_rcvd && !s->peer_gone) poll_cm(s);
   while (sent < len) {
     progress(s);
     if (s->shut_wr || broken(s)) {
