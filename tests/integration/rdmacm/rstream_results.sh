@@ -14,11 +14,21 @@ assert_rstream_ok() {
   for side in server client; do
     log_file="$LOG_DIR/$name.$side.log"
     assert_eq "$(grep -cE "$result" "$log_file")" "$lines" "$tool $side result lines"
-    # Every figure positive: the transfers took time and moved bytes.
+    # The transfers took time; Gb/sec agrees with time and bytes moved
+    # (iters x xfers x bytes x 2, as the tools count), within the rounding
+    # of the printed figures (2 decimals, and k/m/g sizes).
     grep -E "$result" "$log_file" | awk -v who="$tool $side" '
+      function num(s,   m) {
+        m = 1
+        if (s ~ /k$/) m = 1024; else if (s ~ /m$/) m = 1024 * 1024; else if (s ~ /g$/) m = 1024 * 1024 * 1024
+        if (s ~ /b$/) m = 1e9
+        return (s + 0) * m
+      }
       { t = $6; sub(/s$/, "", t)
-        if (!(t + 0 > 0 && $7 + 0 > 0 && $8 + 0 > 0)) { print who ": implausible line: " $0; bad = 1 } }
-      END { exit bad }' || fail "$tool $side printed a non-positive figure"
+        expect = num($5) * 8 / (t * 1e9)
+        if (!(t + 0 > 0 && $8 + 0 > 0) || $7 + 0 < expect * 0.8 - 0.01 || $7 + 0 > expect * 1.25 + 0.01) {
+          print who ": implausible line (expected about " expect " Gb/sec): " $0; bad = 1 } }
+      END { exit bad }' || fail "$tool $side printed implausible figures"
     if grep -Eiq 'error|fail|refused|reset|verification' "$log_file"; then
       fail "$tool $side reported an error (see the logs above)"
     fi
