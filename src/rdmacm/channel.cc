@@ -141,10 +141,7 @@ int rdma_get_cm_event(struct rdma_event_channel* channel, struct rdma_cm_event**
     c->readers++;
     ssize_t n = read(c->pub.fd, &b, 1);  // blocks unless the application set O_NONBLOCK
     c->readers--;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
+    if (n < 0) return -1;  // EINTR too, as librdmacm's read() does
     if (n == 0) {
       errno = ENODEV;
       return -1;

@@ -16,12 +16,13 @@ namespace flexins::verbs {
 namespace {
 
 // One fixed-size record; 0 on EOF, -1 with errno on error (EAGAIN for a
-// non-blocking fd with nothing to read).
+// non-blocking fd with nothing to read). A signal ends the wait with EINTR,
+// as libibverbs' read() does: programs such as qperf end a timed test with
+// SIGALRM and expect ibv_get_cq_event to return then.
 template <class T>
 ssize_t recv_record(int fd, T* rec) {
   for (;;) {
     ssize_t n = recv(fd, rec, sizeof *rec, 0);
-    if (n < 0 && errno == EINTR) continue;
     if (n < 0 || n == 0) return n;
     if (size_t(n) == sizeof *rec) return n;
     // A short record is garbage: skip it.

@@ -4,6 +4,9 @@
 #
 #   qperf.sh loopback|netns TEST [SECONDS]     TEST: rc_bw, rc_lat, ud_bw, ...
 #
+# TEST may name several tests ("rc_bw rc_lat"): one client runs them in turn,
+# each over a new connection, and each must print its figure.
+#
 # On a RoCE port qperf must connect through the RDMA CM (-cm1): without it,
 # it sets no GRH in the QP's address vector, which RoCE cannot route (real
 # RoCE NICs refuse it as FlexiNS does). So this needs FlexiNS's
@@ -25,7 +28,8 @@ port=$PORT_BASE
 # -lp: the synchronisation port (default 19765), per slot so tests may run
 # side by side; -cm1: connect through the RDMA CM.
 server_cmd=(stdbuf -oL qperf -lp "$port")
-client_args=(-lp "$port" -cm1 -t "$duration_s" -v "$test_name")
+read -ra tests <<<"$test_name"
+client_args=(-lp "$port" -cm1 -t "$duration_s" -v "${tests[@]}")
 
 case $mode in
   loopback)
@@ -80,7 +84,7 @@ for side in client server; do
 done
 
 # "    bw  =  1.23 GB/sec", "    latency  =  45.6 us", "    send_bw = ..."
-python3 - "$LOG_DIR/qp.client.log" "$test_name $mode" <<'EOF' || fail "qperf: implausible or missing results (above)"
+python3 - "$LOG_DIR/qp.client.log" "$test_name $mode" "${#tests[@]}" <<'EOF' || fail "qperf: implausible or missing results (above)"
 import re, sys
 scale_bw = {"bytes/sec": 1, "KB/sec": 1e3, "MB/sec": 1e6, "GB/sec": 1e9, "TB/sec": 1e12}
 scale_lat = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "sec": 1.0}
@@ -99,6 +103,9 @@ for name, value, unit in re.findall(r"^\s*(\w*bw|latency|msg_rate)\s*=\s*([0-9.]
             errors.append(f"latency = {value} {unit} is not in (0, 1 s)")
     elif not v > 0:
         errors.append(f"{name} = {value} {unit} is not > 0")
+tests_run = len(re.findall(r"^\w+:\s*$", text, re.M))
+if tests_run < int(sys.argv[3]):
+    errors.append(f"{tests_run} of {sys.argv[3]} tests printed their results")
 if not figures:
     errors.append("no bw/latency figure in the output")
 for e in errors:

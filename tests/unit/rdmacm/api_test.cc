@@ -12,9 +12,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "rdmacm/cm_msg.h"
 
@@ -94,6 +97,28 @@ TEST_F(NoEngine, AnEmptyChannelIsNotReadableAndNonblockingReadsSayEagain) {
   rdma_cm_event* e = nullptr;
   EXPECT_EQ(rdma_get_cm_event(ch, &e), -1);
   EXPECT_EQ(errno, EAGAIN);
+  rdma_destroy_event_channel(ch);
+}
+
+// A signal whose handler has no SA_RESTART ends a blocking
+// rdma_get_cm_event with EINTR, as librdmacm's read() does.
+TEST_F(NoEngine, ASignalInterruptsAWaitForACmEvent) {
+  rdma_event_channel* ch = rdma_create_event_channel();
+  ASSERT_NE(ch, nullptr);
+  struct sigaction quiet{}, old{};
+  quiet.sa_handler = [](int) {};
+  ASSERT_EQ(sigaction(SIGUSR1, &quiet, &old), 0);
+  pthread_t waiter = pthread_self();
+  std::thread alarm([waiter] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    pthread_kill(waiter, SIGUSR1);
+  });
+  rdma_cm_event* e = nullptr;
+  errno = 0;
+  EXPECT_EQ(rdma_get_cm_event(ch, &e), -1);
+  EXPECT_EQ(errno, EINTR);
+  alarm.join();
+  sigaction(SIGUSR1, &old, nullptr);
   rdma_destroy_event_channel(ch);
 }
 

@@ -9,8 +9,10 @@
 
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "engine_fixture.h"
@@ -228,6 +230,34 @@ TEST_F(WithEngine, CompletionQueuesAndChannels) {
   EXPECT_EQ(ibv_create_cq_ex(ctx_, &attr), nullptr);
   EXPECT_EQ(errno, EOPNOTSUPP);
   EXPECT_EQ(ibv_destroy_cq(ibv_cq_ex_to_cq(cqx)), 0);
+}
+
+// A signal whose handler has no SA_RESTART ends a blocking
+// ibv_get_cq_event with EINTR, as libibverbs' read() does; qperf ends its
+// timed tests that way (SIGALRM) and would wait for ever otherwise.
+TEST_F(WithEngine, ASignalInterruptsAWaitForACompletionEvent) {
+  ibv_comp_channel* ch = ibv_create_comp_channel(ctx_);
+  ASSERT_NE(ch, nullptr) << strerror(errno);
+  ibv_cq* cq = make_cq(4, ch);
+  ASSERT_NE(cq, nullptr) << strerror(errno);
+  ASSERT_EQ(ibv_req_notify_cq(cq, 0), 0);
+  struct sigaction quiet{}, old{};
+  quiet.sa_handler = [](int) {};
+  ASSERT_EQ(sigaction(SIGUSR1, &quiet, &old), 0);
+  pthread_t waiter = pthread_self();
+  std::thread alarm([waiter] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    pthread_kill(waiter, SIGUSR1);
+  });
+  ibv_cq* got = nullptr;
+  void* got_ctx = nullptr;
+  errno = 0;
+  EXPECT_EQ(ibv_get_cq_event(ch, &got, &got_ctx), -1);
+  EXPECT_EQ(errno, EINTR);
+  alarm.join();
+  sigaction(SIGUSR1, &old, nullptr);
+  EXPECT_EQ(ibv_destroy_cq(cq), 0);
+  EXPECT_EQ(ibv_destroy_comp_channel(ch), 0);
 }
 
 TEST_F(WithEngine, QueuePairStatesAndPostingErrnos) {
