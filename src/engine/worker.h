@@ -93,6 +93,7 @@ class Worker final : public transport::Env {
   transport::Counters& counters() override { return counters_; }
   const transport::AddressHandle* address_handle(uint32_t qpn, uint32_t handle) override;
   void flush() override { flush_tx(); }
+  uint32_t tx_window_packets() override { return transport::qp_window_packets(uint32_t(qps_.size())); }
 
  private:
   struct QpEntry {
