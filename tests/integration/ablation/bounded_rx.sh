@@ -7,10 +7,11 @@
 # MAX_KIB_PER_QP per QP. Applications' rings and registered memory, which the
 # engine maps (RssShmem), are the applications' and are only logged.
 #
-# The bound: an engine QP is its transport state (transport::Qp, about 6 KiB
-# with its tables), the worker's and the session's map entries, and the
-# control messages that made it: well under 16 KiB. The rx-per-qp ablation's
-# 256 KiB ring per QP is 16 times that.
+# The bound: an engine QP is its transport state (transport::Qp and its
+# tables) plus the worker's and the session's map entries; measured, about
+# 7 KiB per QP (1 -> 1024 QPs: RssAnon +7 MiB). 16 KiB leaves room for
+# allocator slack and still catches any per-QP buffer: the rx-per-qp
+# ablation's ring alone is 256 KiB per QP.
 #
 # With `--ablate rx-per-qp` (measurement only: a large ring per QP) the same
 # comparison shows rx_buffer_bytes_peak growing with the QPs, so this check
