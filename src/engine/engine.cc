@@ -20,6 +20,8 @@
 #include <ctime>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/session.h"
 #include "io/udp_backend.h"
@@ -61,6 +63,28 @@ uint32_t mtu_for_address(uint32_t ip_be) {
   for (uint32_t m = IBV_MTU_4096; m > IBV_MTU_256; --m)
     if ((128 << m) + overhead <= link_mtu) return m;
   return IBV_MTU_256;
+}
+
+// The engine's memory from /proc/self/status, in KiB: VmRSS (resident),
+// VmHWM (its peak), and VmRSS split into RssAnon (the engine's own heap and
+// stacks), RssFile and RssShmem (applications' rings and registered memory
+// the engine has touched: their pages, mapped in, not the engine's).
+std::vector<std::pair<std::string, uint64_t>> memory_kib() {
+  static constexpr std::pair<const char*, const char*> kFields[] = {
+      {"VmRSS:", "vm_rss_kib"}, {"VmHWM:", "vm_hwm_kib"}, {"RssAnon:", "rss_anon_kib"},
+      {"RssFile:", "rss_file_kib"}, {"RssShmem:", "rss_shmem_kib"}};
+  std::vector<std::pair<std::string, uint64_t>> out;
+  FILE* f = std::fopen("/proc/self/status", "re");
+  if (f == nullptr) return out;
+  char line[256];
+  while (std::fgets(line, sizeof line, f)) {
+    for (const auto& [key, name] : kFields) {
+      if (std::strncmp(line, key, std::strlen(key)) != 0) continue;
+      out.emplace_back(name, std::strtoull(line + std::strlen(key), nullptr, 10));
+    }
+  }
+  std::fclose(f);
+  return out;
 }
 
 }  // namespace
@@ -125,6 +149,8 @@ Engine::Engine(const EngineConfig& cfg) : cfg_(cfg), rng_(std::random_device{}()
     wc.spin_ns = cfg_.spin_us * 1000;
     wc.nap_ns = cfg_.nap_us * 1000;
     wc.nap_window_ns = cfg_.nap_window_ms * 1'000'000;
+    wc.ablate = cfg_.ablate;
+    st->worker[i].kick_every_post.store(cfg_.ablate.doorbell_syscall ? 1 : 0, std::memory_order_relaxed);
     workers_.push_back(std::make_unique<Worker>(wc, *backend_, st->worker[i]));
   }
 
@@ -168,6 +194,8 @@ int Engine::run() {
     std::fprintf(stderr, "flexinsd: serving %s (RoCEv2 UDP %u, MTU %d, %u worker%s%s), control %s\n", cfg_.ip.c_str(),
                  wire::kRoceV2Port, 128 << active_mtu_, num_workers(), num_workers() == 1 ? "" : "s",
                  injector_ ? ", fault injection on" : "", sock_path_.c_str());
+  if (!cfg_.quiet && ablations_json(cfg_.ablate) != "[]")
+    std::fprintf(stderr, "flexinsd: ablations %s on: for measurement only\n", ablations_json(cfg_.ablate).c_str());
   std::vector<pollfd> pfds;
   for (;;) {
     pfds.clear();
@@ -249,6 +277,15 @@ std::string Engine::stats_json() const {
   field("srqs", srqs);
   field("ahs", ahs);
   field("qps", qps);
+  out += ", \"ablations\": " + ablations_json(cfg_.ablate);
+  uint64_t rx_buf = 0, rx_buf_peak = 0;
+  for (auto& w : workers_) {
+    rx_buf += w->rx_buffer_bytes();
+    rx_buf_peak += w->rx_buffer_bytes_peak();
+  }
+  field("rx_buffer_bytes", rx_buf);
+  field("rx_buffer_bytes_peak", rx_buf_peak);
+  for (const auto& [name, kib] : memory_kib()) field(name.c_str(), kib);
 #define FLEXINS_SUM(name)                                                   \
   {                                                                         \
     uint64_t v = 0;                                                         \

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/ablation.h"
 #include "engine/shm_arena.h"
 #include "engine/worker.h"
 #include "io/backend.h"
@@ -37,6 +38,7 @@ struct EngineConfig {
   uint64_t spin_us = 0;          // idle worker: busy-poll this long,
   uint64_t nap_us = 50;          // then nap this long at a time,
   uint64_t nap_window_ms = 100;  // for this long after the last work; then sleep until kicked
+  Ablations ablate;              // measurement only (ablation.h)
   bool quiet = false;
 };
 

@@ -54,6 +54,8 @@ Worker::Worker(const WorkerConfig& cfg, io::Backend& backend, pipe::WorkerStatus
   rx_descs_.resize(kRxBurst);
   tx_slots_.resize(kTxBatch);
   tx_batch_.resize(kTxBatch);
+  if (cfg_.ablate.tx_copy) tx_copy_ = std::make_unique<TxCopy>(kTxBatch);
+  if (cfg_.ablate.rx_per_qp) rx_per_qp_ = std::make_unique<RxPerQpRings>();
   now_ = monotonic_ns();
 }
 
@@ -240,6 +242,8 @@ void Worker::handle_datagram(const io::RxDatagram& d, uint16_t ip_id) {
       counters_.rx_drop_unknown_qp.add();
     return;
   }
+  // Measurement only (--ablate rx-per-qp): the packet goes through a per-QP ring.
+  if (rx_per_qp_) rx_per_qp_->stage(pkt.bth.dest_qp, d.data, d.length, pkt);
   transport::RxMeta meta{d.src_ip, d.src_port, d.ecn};
   it->second.qp->on_packet(pkt, meta);
   after_qp_call(it->first, it->second);
@@ -293,6 +297,7 @@ void Worker::remove_qp(uint32_t qpn) {
     tombstones_[qpn] = t;
   }
   qps_.erase(it);
+  if (rx_per_qp_) rx_per_qp_->release(qpn);
   std::erase(active_, qpn);  // timers for it are skipped when they pop
 }
 
@@ -415,6 +420,9 @@ void Worker::transmit(transport::OutPacket& pkt) {
   d.iov_count = 0;
   d.iov[d.iov_count++] = {slot.hdr, pkt.hdr_len};
   for (uint32_t i = 0; i < pkt.iov_count; ++i) d.iov[d.iov_count++] = pkt.payload[i];
+  // Measurement only (--ablate tx-copy): the payload is copied into an engine buffer.
+  if (tx_copy_)
+    d.iov_count = 1 + tx_copy_->stage(tx_count_, {d.iov + 1, pkt.iov_count}, counters_.tx_payload_bytes_copied);
   std::memset(slot.trailer, 0, sizeof slot.trailer);
   if (pkt.pad) d.iov[d.iov_count++] = {slot.trailer, pkt.pad};
 

@@ -25,6 +25,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/ablation.h"
+#include "engine/rx_per_qp.h"
+#include "engine/tx_copy.h"
 #include "io/backend.h"
 #include "pipe/shm_layout.h"
 #include "transport/env.h"
@@ -40,6 +43,7 @@ struct WorkerConfig {
   uint64_t spin_ns = 0;                  // busy-poll this long after the last work,
   uint64_t nap_ns = 50'000;              // then nap this long at a time (hosts need no kick)
   uint64_t nap_window_ns = 100'000'000;  // until this long after the last work; then sleep
+  Ablations ablate;                      // measurement only (ablation.h)
 };
 
 // A context (application connection) as a worker sees it.
@@ -60,6 +64,10 @@ class Worker final : public transport::Env {
   void stop();
   int wake_fd() const { return wake_fd_; }
   const transport::Counters& stats() const { return counters_; }
+  // Bytes of receive buffering now and at most so far (any thread): the
+  // fixed pool, plus the per-QP rings of the rx-per-qp ablation.
+  uint64_t rx_buffer_bytes() const { return rx_pool_.size() + (rx_per_qp_ ? rx_per_qp_->bytes() : 0); }
+  uint64_t rx_buffer_bytes_peak() const { return rx_pool_.size() + (rx_per_qp_ ? rx_per_qp_->peak_bytes() : 0); }
 
   // Run fn on the worker thread and return its result (control thread only).
   template <class F>
@@ -93,6 +101,7 @@ class Worker final : public transport::Env {
   transport::Counters& counters() override { return counters_; }
   const transport::AddressHandle* address_handle(uint32_t qpn, uint32_t handle) override;
   void flush() override { flush_tx(); }
+  uint32_t tx_window_packets() override { return transport::qp_window_packets(uint32_t(qps_.size())); }
 
  private:
   struct QpEntry {
@@ -168,6 +177,10 @@ class Worker final : public transport::Env {
   uint32_t gso_segments_ = 0;
   uint32_t gso_iovs_ = 0;
   uint32_t gso_bytes_ = 0;
+
+  // Ablations (measurement only): null unless switched on.
+  std::unique_ptr<TxCopy> tx_copy_;
+  std::unique_ptr<RxPerQpRings> rx_per_qp_;
 
   transport::Counters counters_;
 };

@@ -57,7 +57,8 @@ inline bool doorbell_pop(DoorbellFifo& f, uint32_t& qpn) {
 inline bool ring_doorbell(QpShm& qp, uint32_t qpn, DoorbellFifo& fifo, const WorkerStatus& worker) {
   if (qp.doorbell_pending.exchange(1, std::memory_order_seq_cst) == 0) doorbell_push(fifo, qpn);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  return worker.sleeping.load(std::memory_order_seq_cst) != 0;
+  return worker.sleeping.load(std::memory_order_seq_cst) != 0 ||
+         worker.kick_every_post.load(std::memory_order_relaxed) != 0;
 }
 
 }  // namespace flexins::pipe

@@ -23,6 +23,8 @@
 //   QpShm.doorbell_pending  host exchange(1); engine store(0) (seq_cst)
 //                     before it re-reads the producer index, so every post is
 //                     seen either by the engine's re-read or by a new doorbell.
+//   EngineStatusShm.worker[i].kick_every_post  engine writes once, before
+//                     any context opens.
 //   EngineStatusShm.worker[i].sleeping  engine store(1) + seq_cst fence, then
 //                     a last look at its doorbells; host: seq_cst fence after
 //                     the doorbell, then load: if 1, write the worker eventfd.
@@ -79,7 +81,10 @@ static_assert(sizeof(CtxShmHeader) == 24 + 8 * kMaxWorkers);
 
 struct alignas(kCacheLine) WorkerStatus {
   std::atomic<uint32_t> sleeping;  // 1: kick my eventfd after a doorbell
-  uint32_t reserved[15];
+  // 1: kick my eventfd after every post, asleep or not. Set at engine start
+  // by the doorbell-syscall ablation only (engine/ablation.h): measurement.
+  std::atomic<uint32_t> kick_every_post;
+  uint32_t reserved[14];
 };
 static_assert(sizeof(WorkerStatus) == kCacheLine);
 

@@ -12,10 +12,34 @@ namespace flexins::transport {
 // go-back-N work after a loss and the responder's ACK lag.
 inline constexpr uint32_t kMaxOutstandingPackets = 1024;
 
+// All QPs of one worker share this many outstanding packets: each gets an
+// equal share, between kMinOutstandingPackets and kMaxOutstandingPackets.
+// Without a shared bound, N QPs put N windows in flight: at N = 256 that is
+// up to 1 GiB, past the peer's 32 MiB receive socket, and even without drops
+// the queueing delay at a peer serving ~50k packets/s outgrows the ACK
+// timeout (67 ms for perftest's default), so spurious go-back-N storms end in
+// IBV_WC_RETRY_EXC_ERR (ib_write_bw -q 256 and -q 1024 did). 1024 packets
+// (4 MiB at MTU 4096) queue for about 20 ms there.
+inline constexpr uint32_t kWorkerOutstandingPackets = 1024;
+inline constexpr uint32_t kMinOutstandingPackets = 1;
+
+// The window of one QP when `qps` QPs share a worker.
+inline constexpr uint32_t qp_window_packets(uint32_t qps) {
+  const uint32_t share = qps == 0 ? kMaxOutstandingPackets : kWorkerOutstandingPackets / qps;
+  return share < kMinOutstandingPackets ? kMinOutstandingPackets
+         : share > kMaxOutstandingPackets ? kMaxOutstandingPackets
+                                          : share;
+}
+
 // The requester sets the BTH AckReq bit on the last packet of every message
-// and also on every kAckReqEveryPackets-th packet of a long message, so the
-// window keeps opening without an ACK per packet.
+// and also on every kAckReqEveryPackets-th packet of a long message (or every
+// half window, if the window is smaller), so the window keeps opening without
+// an ACK per packet.
 inline constexpr uint32_t kAckReqEveryPackets = 64;
+inline constexpr uint32_t ack_req_interval(uint32_t window_packets) {
+  const uint32_t half = window_packets / 2 > 0 ? window_packets / 2 : 1;
+  return half < kAckReqEveryPackets ? half : kAckReqEveryPackets;
+}
 
 // The responder ACKs when a request carries AckReq, and in any case after
 // this many accepted packets without an ACK (a safety net for a requester

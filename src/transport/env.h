@@ -11,6 +11,7 @@
 
 #include "pipe/device_caps.h"
 #include "pipe/shm_layout.h"
+#include "transport/constants.h"
 #include "transport/counters.h"
 #include "wire/packet.h"
 
@@ -106,6 +107,9 @@ class Env {
   // as soon as its packet has left, and the host may then reuse the buffer
   // the payload iovecs point into, so the packet must be gone by then.
   virtual void flush() {}
+  // How many packets a QP may have outstanding now (its share of the
+  // worker's window, constants.h).
+  virtual uint32_t tx_window_packets() { return kMaxOutstandingPackets; }
 };
 
 }  // namespace flexins::transport

@@ -102,7 +102,7 @@ bool Requester::can_send() const {
     // IBV_SEND_FENCE: wait for earlier READs/atomics (IBA 10.8.3.3).
     if ((w.send_flags & IBV_SEND_FENCE) && rd_atomic_outstanding_ > 0) return false;
   }
-  return psn_diff(cur_psn_, qp_.completer.una()) < int32_t(kMaxOutstandingPackets);
+  return psn_diff(cur_psn_, qp_.completer.una()) < int32_t(qp_.env.tx_window_packets());
 }
 
 uint32_t Requester::transmit(uint32_t budget, uint64_t now_ns) {
@@ -180,8 +180,8 @@ void Requester::send_send_or_write(SendWr& w) {
   if (last && imm) p.imm_data = w.imm_data;
   p.bth.solicited = last && (w.send_flags & IBV_SEND_SOLICITED);
   p.bth.psn = cur_psn_;
-  // AckReq on each message's last packet and every kAckReqEveryPackets.
-  p.bth.ack_req = last || ++pkts_since_ack_req_ >= kAckReqEveryPackets;
+  // AckReq on each message's last packet and every ack_req_interval.
+  p.bth.ack_req = last || ++pkts_since_ack_req_ >= ack_req_interval(qp_.env.tx_window_packets());
   if (p.bth.ack_req) pkts_since_ack_req_ = 0;
 
   qp_.begin_packet();

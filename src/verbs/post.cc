@@ -126,8 +126,10 @@ int post_recv(ibv_qp* ibqp, ibv_recv_wr* wr, ibv_recv_wr** bad_wr) {
     qp.rq.publish();
     // Receive WQEs wait for packets, so the engine need not hear of them;
     // except in the error state, where it must flush them (IBA ch. 10,
-    // Error state).
-    if (qp.shm->state.load(std::memory_order_acquire) == IBV_QPS_ERR) ring_qp_doorbell(qp);
+    // Error state), and under the doorbell-syscall ablation (measurement).
+    if (qp.shm->state.load(std::memory_order_acquire) == IBV_QPS_ERR ||
+        qp.worker->kick_every_post.load(std::memory_order_relaxed) != 0)
+      ring_qp_doorbell(qp);
   }
   return err;
 }

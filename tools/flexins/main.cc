@@ -1,6 +1,6 @@
 // flexins: the command line of FlexiNS.
 //
-//   flexins daemon --ip ADDR [--inject SPEC]   run an engine in the foreground
+//   flexins daemon --ip ADDR [--inject SPEC] [--ablate LIST]   run an engine in the foreground
 //   flexins run [--ip ADDR] -- CMD ARGS…       run CMD unmodified over FlexiNS
 //   flexins stat --ip ADDR [--json]            print an engine's counters
 //   flexins stop --ip ADDR                     stop an engine
@@ -193,6 +193,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   daemon->add_option("--nap-window-ms", cfg.nap_window_ms, "for this long; then sleep until an application kicks")
       ->capture_default_str();
+  std::string ablate;
+  daemon->add_option("--ablate", ablate,
+                     "measurement only: switch techniques back to their naive counterparts, any of "
+                     "tx-copy,rx-per-qp,doorbell-syscall");
   daemon->add_flag("--no-icrc-check", [&cfg](int64_t) { cfg.verify_icrc = false; },
                    "accept received packets without checking their ICRC (for peers whose IP ID is not 0)");
   daemon->add_flag("--no-udp-offload", [&cfg](int64_t) { cfg.udp_offload = false; },
@@ -232,6 +236,7 @@ int main(int argc, char** argv) {
   if (*daemon) {
     try {
       if (!inject.empty()) cfg.faults = flexins::io::parse_fault_spec(inject);
+      cfg.ablate = flexins::engine::parse_ablations(ablate);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "flexins daemon: %s\n", e.what());
       return 2;

@@ -83,5 +83,17 @@ TEST(RingDoorbell, QueuesAQpOnceUntilTheWorkerClearsIt) {
   ASSERT_TRUE(doorbell_pop(*f, q));
 }
 
+TEST(RingDoorbell, TheDoorbellSyscallAblationKicksAnAwakeWorkerOnEveryPost) {
+  auto f = make_fifo();
+  QpShm qp{};
+  WorkerStatus awake{};
+  awake.kick_every_post.store(1);
+  EXPECT_TRUE(ring_doorbell(qp, 7, *f, awake));
+  EXPECT_TRUE(ring_doorbell(qp, 7, *f, awake)) << "even while the QP's doorbell is pending";
+  uint32_t q;
+  ASSERT_TRUE(doorbell_pop(*f, q));
+  EXPECT_FALSE(doorbell_pop(*f, q)) << "queued once all the same";
+}
+
 }  // namespace
 }  // namespace flexins::pipe
