@@ -8,6 +8,7 @@ Point names (fx.TOOL.SIZE[.qN], peer.KIND.SIZE, abl.X.TOOL.SIZE) are the
 ones bench/run gives its points; see bench/lib.sh for the files per point.
 """
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -90,6 +91,18 @@ def _memory(raw, name):
             "engine_anon_peak_mib": max(int(r.get("anon_peak_kb", 0)) for r in rss) / 1024}
 
 
+# enum ibv_wc_status (infiniband/verbs.h): perftest prints only the number.
+WC_STATUS = {4: "IBV_WC_LOC_PROT_ERR", 5: "IBV_WC_WR_FLUSH_ERR", 9: "IBV_WC_REM_INV_REQ_ERR",
+             10: "IBV_WC_REM_ACCESS_ERR", 11: "IBV_WC_REM_OP_ERR", 12: "IBV_WC_RETRY_EXC_ERR",
+             13: "IBV_WC_RNR_RETRY_EXC_ERR"}
+
+
+def _wc_status_names(reason):
+    """'Failed status 12' -> 'Failed status 12 (IBV_WC_RETRY_EXC_ERR)'."""
+    return re.sub(r"Failed status (\d+)",
+                  lambda m: f"{m.group(0)} ({WC_STATUS.get(int(m.group(1)), 'unknown')})", reason)
+
+
 def _engine_trouble(raw, name):
     """What the engines' counters say about a failed point, if anything."""
     a, b = _stat(raw, name, "a"), _stat(raw, name, "b")
@@ -114,7 +127,7 @@ def load_points(raw):
             except (ValueError, KeyError, json.JSONDecodeError) as e:
                 p["status"], p["reason"] = "failed", f"output not understood: {e}"
         elif name.startswith(("fx.", "abl.")):
-            p["reason"] += _engine_trouble(raw, name)
+            p["reason"] = _wc_status_names(p["reason"]) + _engine_trouble(raw, name)
             p.update(_memory(raw, name))  # memory is still measured when the run fails
         points[name] = p
     return points

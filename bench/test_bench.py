@@ -97,6 +97,7 @@ class ReportTest(unittest.TestCase):
         p = self.points["fx.ib_write_bw.65536.q1024"]
         self.assertEqual(p["status"], "failed")
         self.assertIn("Completion with error", p["reason"])
+        self.assertIn("Failed status 12 (IBV_WC_RETRY_EXC_ERR)", p["reason"])
         self.assertIn("retransmitted_packets", p["reason"])
         self.assertGreater(p["engine_anon_peak_mib"], 0)  # memory measured even so
 
