@@ -230,7 +230,7 @@ def render(rows, footnotes, run):
             f"{'  (--quick)' if run.get('quick') == '1' else ''}")
     foot = [f"[{i}] {n}" for i, n in enumerate(footnotes, 1)]
     legend = ("ratio = FlexiNS / peer (latency, half round trip: lower is better; ablation rows: gain of the\n"
-              "full design, peer column = naive variant). CPU seconds per GB the engines sent, per million\n"
+              "full design, peer column and CPU columns = naive variant). CPU seconds per GB the engines sent, per million\n"
               "messages (Mmsg, 64 B) or round trips (Mrtt), set-up included; engine RSS = peak VmHWM of one\n"
               "engine (counts the applications' registered memory it maps).")
     return "\n".join([head, ""] + lines + [""] + foot + [legend])
