@@ -229,8 +229,8 @@ def render(rows, footnotes, run):
             f" x{run.get('nproc', '?')}  load {run.get('load_before', '?')} -> {run.get('load_after', '?')}"
             f"{'  (--quick)' if run.get('quick') == '1' else ''}")
     foot = [f"[{i}] {n}" for i, n in enumerate(footnotes, 1)]
-    legend = ("ratio = FlexiNS / peer (latency, half round trip: lower is better; ablation rows: gain of the\n"
-              "full design, peer column and CPU columns = naive variant). CPU seconds per GB the engines sent, per million\n"
-              "messages (Mmsg, 64 B) or round trips (Mrtt), set-up included; engine RSS = peak VmHWM of one\n"
-              "engine (counts the applications' registered memory it maps).")
+    legend = ("ratio = FlexiNS / peer; latency is half the round trip, lower is better. Ablation rows:\n"
+              "gain of the full design; their peer and CPU columns are the naive variant's. CPU: seconds per\n"
+              "GB the engines sent, per million messages (Mmsg, 64 B) or round trips (Mrtt), set-up included.\n"
+              "Engine RSS: peak VmHWM of one engine (counts the applications' registered memory it maps).")
     return "\n".join([head, ""] + lines + [""] + foot + [legend])
