@@ -205,11 +205,22 @@ write_meta() {  # NAME KEY=VALUE...
 
 # ------------------------------------------------------------------- points
 
+# Each point runs REPEAT times: NAME, NAME~2, NAME~3, ...; bench/report.py
+# reports the median run and keeps them all in the JSON.
+REPEAT=${REPEAT:-1}
+repeat_point() {  # FUNCTION NAME ARGS...
+  local fn=$1 name=$2 r
+  shift 2
+  "$fn" "$name" "$@"
+  for ((r = 2; r <= REPEAT; r++)); do "$fn" "$name~$r" "$@"; done
+}
+
 # fx_point NAME "DAEMON ARGS" TOOL ARGS...: one perftest tool between two
 # fresh engines, server on ADDR_B, client on ADDR_A, as
 # tests/integration/perftest/perftest.sh runs them (device flexins0, GID
 # index 0 = ::ffff:ADDR, RoCE v2).
-fx_point() {
+fx_point() { repeat_point fx_point_once "$@"; }
+fx_point_once() {
   local name=$1 daemon_args=$2 tool=$3
   shift 3
   next_port
@@ -262,16 +273,18 @@ fx_point() {
 }
 
 # peer_point NAME tcp|udp SERVER_PROGRAM SERVER_CMD... ::: CLIENT_CMD...:
-# a kernel-socket pair over loopback; $PORT (set with next_port before)
-# must be the port SERVER_CMD listens on. The server is interrupted (SIGINT,
-# so it prints its totals) once the client is done, unless it exited.
-peer_point() {
+# a kernel-socket pair over loopback; the argument @PORT@ stands for a fresh
+# port. The server is interrupted (SIGINT, so it prints its totals) once the
+# client is done, unless it exited.
+peer_point() { repeat_point peer_point_once "$@"; }
+peer_point_once() {
   local name=$1 proto=$2 program=$3
   shift 3
-  local server_cmd=() client_cmd=()
-  while (($#)) && [[ $1 != ::: ]]; do server_cmd+=("$1"); shift; done
+  next_port
+  local server_cmd=() client_cmd=() arg
+  while (($#)) && [[ $1 != ::: ]]; do server_cmd+=("${1//@PORT@/$PORT}"); shift; done
   shift
-  client_cmd=("$@")
+  for arg in "$@"; do client_cmd+=("${arg//@PORT@/$PORT}"); done
   log "$name: ${client_cmd[*]}"
   REASON=
   local server client c_status=-1 s_status status=ok deadline

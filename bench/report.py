@@ -130,6 +130,33 @@ def load_points(raw):
             p["reason"] = _wc_status_names(p["reason"]) + _engine_trouble(raw, name)
             p.update(_memory(raw, name))  # memory is still measured when the run fails
         points[name] = p
+    return _median_runs(points)
+
+
+def _median_runs(runs):
+    """bench/run --repeat N names the runs NAME, NAME~2, ...: one point per
+    NAME, the run with the median figure (so its CPU and memory go with it),
+    the others kept under "runs"; failed runs are counted, not hidden."""
+    groups = {}
+    for name, p in runs.items():
+        groups.setdefault(name.split("~")[0], []).append(p)
+    points = {}
+    for name, group in groups.items():
+        if len(group) == 1:
+            points[name] = group[0]
+            continue
+        ok = [p for p in group if p["status"] == "ok"]
+        if ok:
+            metric = "median_us" if "median_us" in ok[0]["figures"] else "gbytes_per_s"
+            ok.sort(key=lambda p: p["figures"][metric])
+            point = dict(ok[(len(ok) - 1) // 2])
+        else:
+            point = dict(group[0])
+        failed = [p for p in group if p["status"] != "ok"]
+        point["repeats"] = {"runs": len(group), "failed": len(failed),
+                            "failed_reasons": [p["reason"] for p in failed]}
+        point["runs"] = group
+        points[name] = point
     return points
 
 

@@ -56,7 +56,17 @@ class Builder:
         if metric not in p["figures"]:
             return "n/a", None
         v = p["figures"][metric]
-        return fmt(v), v
+        return fmt(v) + self.failed_repeats(name), v
+
+    def failed_repeats(self, name):
+        """' (1/3 FAILED [n])' when some of the --repeat runs failed."""
+        rep = self.points[name].get("repeats", {})
+        if not rep.get("failed"):
+            return ""
+        note = f"{name}, {rep['failed']} of {rep['runs']} runs: {rep['failed_reasons'][0] or 'failed'}"
+        if note not in self.footnotes:
+            self.footnotes.append(note)
+        return f" ({rep['failed']}/{rep['runs']} FAILED [{self.footnotes.index(note) + 1}])"
 
     def cost(self, row, name):
         p = self.points.get(name)

@@ -151,6 +151,28 @@ class ReportTest(unittest.TestCase):
             self.assertTrue((Path(d) / "bandwidth.png").read_bytes().startswith(b"\x89PNG"))
 
 
+class RepeatTest(unittest.TestCase):
+    def test_median_run_is_reported_and_failures_counted(self):
+        def ok(gbps):
+            return {"status": "ok", "reason": "", "figures": {"gbytes_per_s": gbps}}
+        runs = {"fx.a": ok(3.0), "fx.a~2": ok(1.0), "fx.a~3": {"status": "failed", "reason": "boom"},
+                "fx.a~4": ok(2.0), "fx.b": ok(5.0)}
+        points = report._median_runs(runs)
+        self.assertEqual(sorted(points), ["fx.a", "fx.b"])
+        self.assertEqual(points["fx.a"]["figures"]["gbytes_per_s"], 2.0)
+        self.assertEqual(points["fx.a"]["repeats"], {"runs": 4, "failed": 1, "failed_reasons": ["boom"]})
+        self.assertNotIn("repeats", points["fx.b"])
+        b = table.Builder(points)
+        self.assertEqual(b.cell("fx.a", "gbytes_per_s", table.gbs), ("2 GB/s (1/4 FAILED [1])", 2.0))
+        self.assertEqual(b.footnotes, ["fx.a, 1 of 4 runs: boom"])
+
+    def test_all_runs_failed(self):
+        points = report._median_runs({"fx.a": {"status": "failed", "reason": "x"},
+                                      "fx.a~2": {"status": "failed", "reason": "y"}})
+        self.assertEqual(points["fx.a"]["status"], "failed")
+        self.assertEqual(points["fx.a"]["repeats"]["failed"], 2)
+
+
 class CpuOfTest(unittest.TestCase):
     def test_counts_the_time_of_waited_children(self):
         with tempfile.TemporaryDirectory() as d:
