@@ -37,7 +37,9 @@ class Builder:
     def failed(self, name):
         """'FAILED [n]', n numbering the point's reason among the footnotes."""
         p = self.points[name]
-        note = f"{name}: {p['reason'] or 'failed'}"
+        rep = p.get("repeats")
+        runs = f" (all {rep['runs']} runs failed; the first:)" if rep else ""
+        note = f"{name}{runs}: {p['reason'] or 'failed'}"
         if note not in self.footnotes:
             self.footnotes.append(note)
         return f"FAILED [{self.footnotes.index(note) + 1}]"

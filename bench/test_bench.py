@@ -171,6 +171,9 @@ class RepeatTest(unittest.TestCase):
                                       "fx.a~2": {"status": "failed", "reason": "y"}})
         self.assertEqual(points["fx.a"]["status"], "failed")
         self.assertEqual(points["fx.a"]["repeats"]["failed"], 2)
+        b = table.Builder(points)
+        self.assertEqual(b.cell("fx.a", "gbytes_per_s", table.gbs), ("FAILED [1]", None))
+        self.assertEqual(b.footnotes, ["fx.a (all 2 runs failed; the first:): x"])
 
 
 class CpuOfTest(unittest.TestCase):
