@@ -1,0 +1,1 @@
+hwm_kb=4788 anon_peak_kb=624
