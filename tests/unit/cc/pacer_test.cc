@@ -12,6 +12,7 @@ double greedy_rate(Pacer& pacer, uint64_t t0, uint32_t bytes, int count) {
   uint64_t t = t0;
   for (int i = 0; i < count; ++i) {
     t = pacer.next_send_ns(t);
+    EXPECT_TRUE(pacer.may_send(t));
     pacer.on_sent(t, bytes);
   }
   uint64_t end = pacer.next_send_ns(t);
@@ -38,6 +39,13 @@ TEST(Pacer, PacketsLeaveNoSoonerThanTheRateAllows) {
   EXPECT_FALSE(pacer.may_send(7'999));
   EXPECT_EQ(pacer.next_send_ns(100), 8'000u);
   EXPECT_TRUE(pacer.may_send(8'000));
+  // Send times round up to whole ns: 8000 bits at 3 bit/ns take 2666.7 ns.
+  Pacer odd(0);
+  odd.set_rate(0, 3'000'000'000);
+  odd.on_sent(0, 1000);
+  EXPECT_EQ(odd.next_send_ns(0), 2'667u);
+  EXPECT_FALSE(odd.may_send(2'666));
+  EXPECT_TRUE(odd.may_send(2'667));
 }
 
 TEST(Pacer, IdleTimeBuysAtMostTheBurst) {
