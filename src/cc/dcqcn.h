@@ -22,9 +22,11 @@
 
 namespace flexins::cc {
 
-// Defaults are the paper's recommended settings (§3 and §5), except
-// line_rate (the port speed FlexiNS reports: 4x EDR, 100 Gb/s) and
-// min_rate, which the paper leaves to the NIC.
+// Defaults: the settings usually cited from the paper (g = 1/256,
+// K = T = 55 µs, B = 10 MB, F = 5, R_AI = 40 Mb/s; NP interval 50 µs).
+// They were not re-checked against the paper's text here, and R_HAI =
+// 100 Mb/s is our choice. line_rate is the port speed FlexiNS reports (4x
+// EDR, 100 Gb/s); min_rate is ours too (the paper leaves it to the NIC).
 struct DcqcnConfig {
   double line_rate_bps = 100e9;
   double min_rate_bps = 10e6;

@@ -2,7 +2,7 @@
 // new ones. Pure logic over 24-bit PSNs; the transport keeps the packets and
 // asks a policy for a plan on each loss signal.
 //
-// PSNs compare modulo 2^24 (IBA 9.7.1, wire::psn_diff): the outstanding
+// PSNs compare modulo 2^24 (IBA 9.7, wire::psn_diff): the outstanding
 // PSNs [una, next) may straddle 0xFFFFFF -> 0.
 #pragma once
 
@@ -44,12 +44,12 @@ class LossRecovery {
   // overruns the window.
   bool on_sent_new(uint32_t count = 1);
 
-  // ACK (IBA 9.7.5.1): every PSN up to and including `psn` arrived. False,
+  // ACK (IBA 9.7.5): every PSN up to and including `psn` arrived. False,
   // and nothing changes, for a PSN not outstanding (a stale duplicate, or
   // one never sent).
   bool on_ack(uint32_t psn);
 
-  // NAK, PSN sequence error (IBA 9.7.5.2.2): the responder expects
+  // NAK, PSN sequence error (IBA 9.7.5): the responder expects
   // `expected_psn`, so everything before it arrived and it was lost. An
   // expected_psn not in [una, next] yields an empty plan and changes nothing.
   virtual RetransmitPlan on_nak_seq_err(uint32_t expected_psn) = 0;

@@ -1,5 +1,5 @@
 // Go-back-N and selective repeat on scripted NAK / SACK / timeout sequences,
-// including windows that straddle the 24-bit PSN wrap (IBA 9.7.1).
+// including windows that straddle the 24-bit PSN wrap (IBA 9.7).
 #include "cc/loss_recovery.h"
 
 #include <gtest/gtest.h>
