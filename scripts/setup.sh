@@ -14,7 +14,7 @@ packages=(
   libibverbs-dev ibverbs-utils ibverbs-providers rdmacm-utils perftest
   libgtest-dev libgmock-dev libcli11-dev libfmt-dev libdeflate-dev libisal-dev zlib1g-dev
   librdmacm-dev tshark strace iproute2 procps python3 psmisc qperf fio
-  iperf3 sockperf python3-matplotlib libbenchmark-dev
+  iperf3 sockperf python3-matplotlib
 )
 
 log() { printf '[setup] %s\n' "$*"; }
