@@ -91,7 +91,6 @@ static_assert(kBurst * kMaxTxIov >= kMaxGsoIov, "one batch must hold the largest
 struct SendBatch {
   std::array<mmsghdr, kBurst> msgs{};
   std::array<sockaddr_in, kBurst> addrs{};
-  std::array<uint32_t, kBurst> datagrams{};  // datagrams in each message
   alignas(cmsghdr) std::array<std::array<uint8_t, CMSG_SPACE(sizeof(uint16_t))>, kBurst> ctrl{};
   std::array<iovec, kBurst * kMaxTxIov> iov{};
   uint32_t count = 0;
@@ -133,7 +132,6 @@ uint32_t add_message(SendBatch& b, std::span<TxDatagram> pkts) {
     const uint16_t segment = uint16_t(first.length);
     std::memcpy(CMSG_DATA(c), &segment, sizeof segment);
   }
-  b.datagrams[m] = n;
   ++b.count;
   return n;
 }
