@@ -50,19 +50,6 @@ void start_window(RSocket* s, const ConnData& peer) {
   s->tx.rq_credits = peer.rq_credits;
 }
 
-int post_recv_slot(RSocket* s, uint32_t slot) {
-  ibv_sge sge{};
-  sge.addr = reinterpret_cast<uintptr_t>(s->slots + size_t(slot) * kRecvSlotBytes);
-  sge.length = kRecvSlotBytes;
-  sge.lkey = s->slots_mr->lkey;
-  ibv_recv_wr wr{};
-  wr.wr_id = slot;
-  wr.sg_list = &sge;
-  wr.num_sge = 1;
-  ibv_recv_wr* bad = nullptr;
-  return ibv_post_recv(s->id->qp, &wr, &bad);
-}
-
 // PD, CQ with its completion channel, QP, registered rings and posted
 // receives for S's connection on ID. 0 or an errno.
 int setup_connection(RSocket* s, rdma_cm_id* id) {

@@ -142,16 +142,7 @@ void on_recv(RSocket* s, const ibv_wc& wc) {
     else break_connection(s, EPROTO);
   }
   // Give the WR back at once: the credit it stands for is reported later.
-  ibv_sge sge{};
-  sge.addr = reinterpret_cast<uintptr_t>(s->slots + size_t(slot) * kRecvSlotBytes);
-  sge.length = kRecvSlotBytes;
-  sge.lkey = s->slots_mr->lkey;
-  ibv_recv_wr wr{};
-  wr.wr_id = slot;
-  wr.sg_list = &sge;
-  wr.num_sge = 1;
-  ibv_recv_wr* bad = nullptr;
-  if (ibv_post_recv(s->id->qp, &wr, &bad) == 0) s->rx.on_reposted();
+  if (post_recv_slot(s, slot) == 0) s->rx.on_reposted();
 }
 
 void on_send(RSocket* s, const ibv_wc& wc) {
@@ -273,6 +264,19 @@ ssize_t each_iov(const struct iovec* iov, int n, One one) {
 }
 
 }  // namespace
+
+int post_recv_slot(RSocket* s, uint32_t slot) {
+  ibv_sge sge{};
+  sge.addr = reinterpret_cast<uintptr_t>(s->slots + size_t(slot) * kRecvSlotBytes);
+  sge.length = kRecvSlotBytes;
+  sge.lkey = s->slots_mr->lkey;
+  ibv_recv_wr wr{};
+  wr.wr_id = slot;
+  wr.sg_list = &sge;
+  wr.num_sge = 1;
+  ibv_recv_wr* bad = nullptr;
+  return ibv_post_recv(s->id->qp, &wr, &bad);
+}
 
 bool broken(const RSocket* s) { return s->conn_error != 0 || s->peer_gone; }
 

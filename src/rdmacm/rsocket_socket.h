@@ -134,6 +134,8 @@ void send_ctrl(RSocket* s, const CtrlMsg& m);
 bool can_send(const RSocket* s);
 // revents for EVENTS on S as poll(2) would report them for a TCP socket.
 short readiness(RSocket* s, short events);
+// Post receive slot SLOT (its wr_id) to S's QP; 0 or an errno.
+int post_recv_slot(RSocket* s, uint32_t slot);
 // Post an RDMA WRITE (riowrite) of N bytes, inline (INL) or staged.
 int post_write(RSocket* s, const void* src, size_t n, bool inl, uint64_t raddr, uint32_t rkey);
 // Bytes of a WANT-byte request riowrite may post now in one piece (0: wait).

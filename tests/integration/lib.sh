@@ -407,3 +407,20 @@ assert_pingpong_ok() {  # NAME SIZE ITERS
   assert_pingpong_output "$1.server" "$2" "$3"
   assert_pingpong_output "$1.client" "$2" "$3"
 }
+
+# count_syscalls ITERS PORT: a polling 64-byte ibv_rc_pingpong of ITERS
+# exchanges between $ADDR_B (server) and $ADDR_A (client, under strace -f -c);
+# sets SYSCALLS, the client's total syscall count.
+count_syscalls() {
+  local iters=$1 port=$2 name=pp-$1
+  local out=$RUN_DIR/strace-$iters.txt
+  over "$ADDR_B" ibv_rc_pingpong -p "$port" -g 0 -s 64 -n "$iters"
+  local -a server=("${OVER[@]}")
+  over "$ADDR_A" strace -f -c -U calls,name -o "$out" \
+    ibv_rc_pingpong -p "$port" -g 0 -s 64 -n "$iters" "$ADDR_B"
+  local -a client=("${OVER[@]}")
+  run_pair "$name" "$port" "${server[@]}" ::: "${client[@]}"
+  assert_pingpong_ok "$name" 64 "$iters"
+  cat "$out"
+  SYSCALLS=$(awk '$2 == "total" { print $1 }' "$out")
+}

@@ -8,21 +8,6 @@ source "$(dirname "$0")/lib.sh"
 start_engine "$ADDR_A"
 start_engine "$ADDR_B"
 
-# count_syscalls ITERS PORT: sets SYSCALLS, the client's total syscall count.
-count_syscalls() {
-  local iters=$1 port=$2 name=pp-$1
-  local out=$RUN_DIR/strace-$iters.txt
-  over "$ADDR_B" ibv_rc_pingpong -p "$port" -g 0 -s 64 -n "$iters"
-  local -a server=("${OVER[@]}")
-  over "$ADDR_A" strace -f -c -U calls,name -o "$out" \
-    ibv_rc_pingpong -p "$port" -g 0 -s 64 -n "$iters" "$ADDR_B"
-  local -a client=("${OVER[@]}")
-  run_pair "$name" "$port" "${server[@]}" ::: "${client[@]}"
-  assert_pingpong_ok "$name" 64 "$iters"
-  cat "$out"
-  SYSCALLS=$(awk '$2 == "total" { print $1 }' "$out")
-}
-
 count_syscalls 1000 "$PORT_BASE"
 n1000=$SYSCALLS
 count_syscalls 10000 $((PORT_BASE + 1))

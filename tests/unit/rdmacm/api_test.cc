@@ -13,12 +13,11 @@
 
 #include <cerrno>
 #include <chrono>
-#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <string>
-#include <thread>
 
+#include "../interrupt_after.h"
 #include "rdmacm/cm_msg.h"
 
 namespace flexins::rdmacm {
@@ -105,20 +104,13 @@ TEST_F(NoEngine, AnEmptyChannelIsNotReadableAndNonblockingReadsSayEagain) {
 TEST_F(NoEngine, ASignalInterruptsAWaitForACmEvent) {
   rdma_event_channel* ch = rdma_create_event_channel();
   ASSERT_NE(ch, nullptr);
-  struct sigaction quiet{}, old{};
-  quiet.sa_handler = [](int) {};
-  ASSERT_EQ(sigaction(SIGUSR1, &quiet, &old), 0);
-  pthread_t waiter = pthread_self();
-  std::thread alarm([waiter] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    pthread_kill(waiter, SIGUSR1);
-  });
   rdma_cm_event* e = nullptr;
-  errno = 0;
-  EXPECT_EQ(rdma_get_cm_event(ch, &e), -1);
-  EXPECT_EQ(errno, EINTR);
-  alarm.join();
-  sigaction(SIGUSR1, &old, nullptr);
+  {
+    flexins::testing::InterruptAfter alarm(std::chrono::milliseconds(100));
+    errno = 0;
+    EXPECT_EQ(rdma_get_cm_event(ch, &e), -1);
+    EXPECT_EQ(errno, EINTR);
+  }
   rdma_destroy_event_channel(ch);
 }
 

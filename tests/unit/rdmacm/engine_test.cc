@@ -20,17 +20,10 @@ namespace flexins::rdmacm {
 namespace {
 
 using verbs::testing::EngineProcess;
+using verbs::testing::engine_addr;
 using verbs::testing::kEngineIp;
 
 constexpr int kEventWaitMs = 5000;
-
-sockaddr_in engine_addr(uint16_t port_be) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = port_be;
-  inet_pton(AF_INET, kEngineIp, &a.sin_addr);
-  return a;
-}
 
 // The next event on CH within kEventWaitMs, or nullptr.
 rdma_cm_event* next_event(rdma_event_channel* ch) {

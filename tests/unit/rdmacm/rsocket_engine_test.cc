@@ -23,17 +23,9 @@ namespace flexins::rdmacm {
 namespace {
 
 using verbs::testing::EngineProcess;
-using verbs::testing::kEngineIp;
+using verbs::testing::engine_addr;
 
 constexpr int kWaitMs = 5000;
-
-sockaddr_in engine_addr(uint16_t port_be) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = port_be;
-  inet_pton(AF_INET, kEngineIp, &a.sin_addr);
-  return a;
-}
 
 bool readable_within(int fd, int ms) {
   pollfd p{fd, POLLIN, 0};

@@ -2,8 +2,10 @@
 // address 127.0.0.3, killed at the end.
 #pragma once
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <infiniband/verbs.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -17,6 +19,16 @@
 namespace flexins::verbs::testing {
 
 inline constexpr const char* kEngineIp = "127.0.0.3";
+
+// The engine's address with port PORT_BE (network order), for rdma_cm and
+// rsockets calls.
+inline sockaddr_in engine_addr(uint16_t port_be) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = port_be;
+  inet_pton(AF_INET, kEngineIp, &a.sin_addr);
+  return a;
+}
 
 class EngineProcess {
  public:

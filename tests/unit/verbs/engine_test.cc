@@ -9,12 +9,11 @@
 
 #include <cerrno>
 #include <chrono>
-#include <csignal>
 #include <cstring>
 #include <random>
-#include <thread>
 #include <vector>
 
+#include "../interrupt_after.h"
 #include "engine_fixture.h"
 #include "verbs/objects.h"
 
@@ -241,21 +240,14 @@ TEST_F(WithEngine, ASignalInterruptsAWaitForACompletionEvent) {
   ibv_cq* cq = make_cq(4, ch);
   ASSERT_NE(cq, nullptr) << strerror(errno);
   ASSERT_EQ(ibv_req_notify_cq(cq, 0), 0);
-  struct sigaction quiet{}, old{};
-  quiet.sa_handler = [](int) {};
-  ASSERT_EQ(sigaction(SIGUSR1, &quiet, &old), 0);
-  pthread_t waiter = pthread_self();
-  std::thread alarm([waiter] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    pthread_kill(waiter, SIGUSR1);
-  });
   ibv_cq* got = nullptr;
   void* got_ctx = nullptr;
-  errno = 0;
-  EXPECT_EQ(ibv_get_cq_event(ch, &got, &got_ctx), -1);
-  EXPECT_EQ(errno, EINTR);
-  alarm.join();
-  sigaction(SIGUSR1, &old, nullptr);
+  {
+    flexins::testing::InterruptAfter alarm(std::chrono::milliseconds(100));
+    errno = 0;
+    EXPECT_EQ(ibv_get_cq_event(ch, &got, &got_ctx), -1);
+    EXPECT_EQ(errno, EINTR);
+  }
   EXPECT_EQ(ibv_destroy_cq(cq), 0);
   EXPECT_EQ(ibv_destroy_comp_channel(ch), 0);
 }
