@@ -11,8 +11,8 @@
 #   doorbell-syscall  ibv_rc_pingpong, 64 B, polling     (usec/iter)
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/../tests/integration/lib.sh"
-# shellcheck source=tests/integration/ablation/bw.sh
-source "$LIB_DIR/ablation/bw.sh"
+# shellcheck source=tests/integration/perftest_pair.sh
+source "$LIB_DIR/perftest_pair.sh"
 CMD_TIMEOUT_S=180
 
 host=0

@@ -133,6 +133,21 @@ Engine::Engine(const EngineConfig& cfg) : cfg_(cfg), rng_(std::random_device{}()
          "): is another engine or RoCE stack using it?");
   }
 
+  // Policies before workers: they create every new QP's from the registry.
+  policies_ = cc::PolicyRegistry::with_builtins();
+  for (const std::string& path : cfg_.plugins) {
+    try {
+      cc::register_plugin(policies_, cc::CcPlugin::load(path));
+    } catch (const std::exception& e) {
+      fail(std::string("--plugin: ") + e.what());
+    }
+  }
+  try {
+    (void)policies_.create(cfg_.cc);
+  } catch (const std::exception& e) {
+    fail(std::string("--cc: ") + e.what());
+  }
+
   status_ = std::make_unique<ShmArena>("flexins-engine", 4096);
   auto* st = status_->at<pipe::EngineStatusShm>(0);
   st->magic = pipe::kEngineShmMagic;
@@ -150,15 +165,26 @@ Engine::Engine(const EngineConfig& cfg) : cfg_(cfg), rng_(std::random_device{}()
     wc.nap_ns = cfg_.nap_us * 1000;
     wc.nap_window_ns = cfg_.nap_window_ms * 1'000'000;
     wc.ablate = cfg_.ablate;
+    wc.policies = &policies_;
+    wc.cc_spec = cfg_.cc;
     st->worker[i].kick_every_post.store(cfg_.ablate.doorbell_syscall ? 1 : 0, std::memory_order_relaxed);
     workers_.push_back(std::make_unique<Worker>(wc, *backend_, st->worker[i]));
   }
 
+  // The socket appears under its name only once it listens (bound under a
+  // temporary name, then renamed): whoever waits for the file to exist can
+  // connect at once.
+  const std::string bound_path = sock_path_ + ".new";
+  sockaddr_un bound{};
+  bound.sun_family = AF_UNIX;
+  if (bound_path.size() >= sizeof bound.sun_path) fail("run directory path too long: " + cfg_.run_dir);
+  std::memcpy(bound.sun_path, bound_path.c_str(), bound_path.size() + 1);
   unlink(sock_path_.c_str());
+  unlink(bound_path.c_str());
   listen_fd_ = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || listen(listen_fd_, 64) != 0)
+  if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&bound), sizeof bound) != 0 || listen(listen_fd_, 64) != 0 ||
+      chmod(bound_path.c_str(), 0777) != 0 || rename(bound_path.c_str(), sock_path_.c_str()) != 0)
     fail("cannot listen on " + sock_path_ + ": " + std::strerror(errno));
-  chmod(sock_path_.c_str(), 0777);
 
   sigset_t mask;
   sigemptyset(&mask);
@@ -191,9 +217,9 @@ void Engine::stop() {
 
 int Engine::run() {
   if (!cfg_.quiet)
-    std::fprintf(stderr, "flexinsd: serving %s (RoCEv2 UDP %u, MTU %d, %u worker%s%s), control %s\n", cfg_.ip.c_str(),
-                 wire::kRoceV2Port, 128 << active_mtu_, num_workers(), num_workers() == 1 ? "" : "s",
-                 injector_ ? ", fault injection on" : "", sock_path_.c_str());
+    std::fprintf(stderr, "flexinsd: serving %s (RoCEv2 UDP %u, MTU %d, %u worker%s, cc %s%s), control %s\n",
+                 cfg_.ip.c_str(), wire::kRoceV2Port, 128 << active_mtu_, num_workers(), num_workers() == 1 ? "" : "s",
+                 cfg_.cc.c_str(), injector_ ? ", fault injection on" : "", sock_path_.c_str());
   if (!cfg_.quiet && ablations_json(cfg_.ablate) != "[]")
     std::fprintf(stderr, "flexinsd: ablations %s on: for measurement only\n", ablations_json(cfg_.ablate).c_str());
   std::vector<pollfd> pfds;
@@ -298,6 +324,7 @@ std::string Engine::stats_json() const {
     field("inject_dropped", injector_->counters().dropped.load());
     field("inject_duplicated", injector_->counters().duplicated.load());
     field("inject_reordered", injector_->counters().reordered.load());
+    field("inject_ecn_marked", injector_->counters().ecn_marked.load());
   }
   out += "}";
   return out;

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "cc/plugin_loader.h"
+#include "cc/registry.h"
 #include "engine/ablation.h"
 #include "engine/shm_arena.h"
 #include "engine/worker.h"
@@ -39,6 +41,10 @@ struct EngineConfig {
   uint64_t nap_us = 50;          // then nap this long at a time,
   uint64_t nap_window_ms = 100;  // for this long after the last work; then sleep until kicked
   Ablations ablate;              // measurement only (ablation.h)
+  // Congestion control: the policy spec every new RC QP starts with
+  // ("NAME[,key=value...]", cc/registry.h), and plug-ins to load first.
+  std::string cc = "none";
+  std::vector<std::string> plugins;
   bool quiet = false;
 };
 
@@ -70,6 +76,8 @@ class Engine {
   uint32_t alloc_pd_handle() { return next_pd_++; }  // engine-wide: PDs never collide
   uint32_t next_session_id() { return next_session_++; }
   std::string stats_json() const;
+  // Built-in and plug-in congestion-control policies (immutable after start).
+  const cc::PolicyRegistry& policies() const { return policies_; }
 
   static std::string socket_path(const std::string& run_dir, const std::string& ip);
   static std::string default_run_dir();
@@ -78,6 +86,7 @@ class Engine {
   void accept_client();
 
   EngineConfig cfg_;
+  cc::PolicyRegistry policies_;
   uint32_t ip_be_ = 0;
   uint32_t active_mtu_ = IBV_MTU_1024;
   std::string sock_path_;

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "engine/engine.h"
+#include "engine/qp_admin.h"
 #include "pipe/device_caps.h"
 #include "pipe/doorbell.h"
 #include "pipe/unix_msg.h"
@@ -85,6 +86,17 @@ void Session::dispatch(uint32_t op, std::span<const uint8_t> body, std::span<con
   if (o == CtlOp::kStats) {
     std::string json = engine_.stats_json();
     r.body.assign(json.begin(), json.end());
+    return;
+  }
+  if (o == CtlOp::kQpList || o == CtlOp::kQpSet) {
+    AdminReply a;
+    pipe::QpListRequest list;
+    pipe::QpSetRequest set;
+    if (o == CtlOp::kQpList && body_as(body, list)) a = qp_list(engine_, list);
+    else if (o == CtlOp::kQpSet && body_as(body, set)) a = qp_set(engine_, set);
+    else a.status = EINVAL;
+    r.status = a.status;
+    r.body.assign(a.body.begin(), a.body.end());
     return;
   }
   if (o == CtlOp::kOpen) return open(body, r);

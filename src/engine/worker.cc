@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <system_error>
@@ -229,7 +230,6 @@ void Worker::handle_datagram(const io::RxDatagram& d, uint16_t ip_id) {
       return;
     }
   }
-  if (wire::opcode_info(pkt.bth.opcode).transport == wire::Transport::kCnp) return;  // no CC yet
   // IBA C9-42 (P_Key check): we serve the default partition only.
   if ((pkt.bth.pkey & 0x7fff) != 0x7fff) {
     counters_.rx_drop_misaddressed.add();
@@ -299,6 +299,29 @@ void Worker::remove_qp(uint32_t qpn) {
   qps_.erase(it);
   if (rx_per_qp_) rx_per_qp_->release(qpn);
   std::erase(active_, qpn);  // timers for it are skipped when they pop
+}
+
+std::vector<transport::QpInfo> Worker::qp_infos(uint32_t after, size_t max) const {
+  std::vector<uint32_t> qpns;
+  for (const auto& [qpn, e] : qps_)
+    if (qpn > after) qpns.push_back(qpn);
+  std::sort(qpns.begin(), qpns.end());
+  if (qpns.size() > max) qpns.resize(max);
+  std::vector<transport::QpInfo> out;
+  out.reserve(qpns.size());
+  for (uint32_t qpn : qpns) out.push_back(qps_.at(qpn).qp->info());
+  return out;
+}
+
+std::unique_ptr<cc::CongestionControl> Worker::new_congestion_control(uint32_t qpn) {
+  if (cfg_.policies == nullptr) return nullptr;
+  try {
+    return cfg_.policies->create(cfg_.cc_spec);  // checked when the engine started
+  } catch (const std::exception& e) {
+    // A plug-in's create() may fail (out of memory): the QP runs without.
+    std::fprintf(stderr, "flexinsd: QP %u runs without congestion control: %s\n", qpn, e.what());
+    return nullptr;
+  }
 }
 
 void Worker::add_mr(const transport::MemoryRegion& mr) {
@@ -417,6 +440,7 @@ void Worker::transmit(transport::OutPacket& pkt) {
   d.dst_ip = pkt.dst_ip;
   d.dst_port = wire::kRoceV2Port;
   d.src_port = pkt.src_port;
+  d.ecn_ce = false;
   d.iov_count = 0;
   d.iov[d.iov_count++] = {slot.hdr, pkt.hdr_len};
   for (uint32_t i = 0; i < pkt.iov_count; ++i) d.iov[d.iov_count++] = pkt.payload[i];

@@ -21,10 +21,12 @@
 #include <memory>
 #include <mutex>
 #include <queue>
+#include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "cc/registry.h"
 #include "engine/ablation.h"
 #include "engine/rx_per_qp.h"
 #include "engine/tx_copy.h"
@@ -44,6 +46,10 @@ struct WorkerConfig {
   uint64_t nap_ns = 50'000;              // then nap this long at a time (hosts need no kick)
   uint64_t nap_window_ns = 100'000'000;  // until this long after the last work; then sleep
   Ablations ablate;                      // measurement only (ablation.h)
+  // Congestion control of new RC QPs: cc_spec from this registry (the
+  // engine's, immutable while workers run). No registry: none at all.
+  const cc::PolicyRegistry* policies = nullptr;
+  std::string cc_spec = "none";
 };
 
 // A context (application connection) as a worker sees it.
@@ -90,6 +96,8 @@ class Worker final : public transport::Env {
   void add_ah(uint32_t ctx_id, uint32_t handle, const transport::AddressHandle& ah);
   void remove_ah(uint32_t ctx_id, uint32_t handle);
   size_t qp_count() const { return qps_.size(); }
+  // What `flexins qp list` shows of each QP with qpn > after, by QPN, at most max.
+  std::vector<transport::QpInfo> qp_infos(uint32_t after, size_t max) const;
 
   // ---- transport::Env
   uint64_t now_ns() override { return now_; }
@@ -102,6 +110,7 @@ class Worker final : public transport::Env {
   const transport::AddressHandle* address_handle(uint32_t qpn, uint32_t handle) override;
   void flush() override { flush_tx(); }
   uint32_t tx_window_packets() override { return transport::qp_window_packets(uint32_t(qps_.size())); }
+  std::unique_ptr<cc::CongestionControl> new_congestion_control(uint32_t qpn) override;
 
  private:
   struct QpEntry {

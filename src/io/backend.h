@@ -34,6 +34,10 @@ struct TxDatagram {
   uint16_t dst_port = 0;  // host order
   uint16_t src_port = 0;  // host order: which of the backend's source ports
   bool gso_continues = false;
+  // Leave with the IP ECN field Congestion Experienced instead of ECT(0),
+  // as a congested switch would have marked it (the fault injector's doing;
+  // a group is marked as a whole, by its first datagram).
+  bool ecn_ce = false;
   uint32_t iov_count = 0;
   uint32_t length = 0;  // sum of iov lengths
   iovec iov[kMaxTxIov];
@@ -47,7 +51,7 @@ struct RxDatagram {
   uint32_t src_ip = 0;      // network byte order
   uint32_t dst_ip = 0;      // network byte order
   uint16_t src_port = 0;    // host order
-  uint8_t ecn = 0;          // IP ECN bits (0 if unknown)
+  uint8_t ecn = 0;          // IP ECN bits (0 if unknown; 3: Congestion Experienced)
   bool truncated = false;   // the datagram did not fit
   // Receive offload (UDP GRO): non-zero when `data` holds several datagrams
   // back to back, each `segment_size` bytes except the last.

@@ -25,7 +25,8 @@ FaultSpec parse_fault_spec(const std::string& text) {
         if (key == "loss") spec.loss = p;
         else if (key == "reorder") spec.reorder = p;
         else if (key == "dup") spec.dup = p;
-        else throw std::invalid_argument("inject: unknown key '" + key + "' (loss, reorder, dup, seed)");
+        else if (key == "ecn") spec.ecn = p;
+        else throw std::invalid_argument("inject: unknown key '" + key + "' (loss, reorder, dup, ecn, seed)");
       }
       if (used != value.size()) throw std::invalid_argument("trailing");
     } catch (const std::invalid_argument& e) {
@@ -60,6 +61,10 @@ uint32_t FaultInjector::tx_burst(std::span<TxDatagram> pkts) {
       held_.push_back(std::move(h));
       counters_.reordered.fetch_add(1, std::memory_order_relaxed);
       continue;
+    }
+    if (chance(spec_.ecn)) {
+      d.ecn_ce = true;
+      counters_.ecn_marked.fetch_add(1, std::memory_order_relaxed);
     }
     out_.push_back(d);
     if (chance(spec_.dup)) {

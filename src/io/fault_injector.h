@@ -1,6 +1,9 @@
 // A backend decorator that makes the wire unreliable on purpose, reproducibly:
-// it drops, duplicates and reorders a given fraction of the datagrams the
-// engine sends (`flexins daemon --inject loss=P,reorder=P,dup=P,seed=N`).
+// it drops, duplicates, reorders and ECN-CE marks a given fraction of the
+// datagrams the engine sends
+// (`flexins daemon --inject loss=P,reorder=P,dup=P,ecn=P,seed=N`). Marking
+// stands for a congested switch on the way: the receiver sees CE and, for
+// RC requests, answers with CNPs.
 //
 // Reordering holds a datagram back (a private copy: this is a test device,
 // not the data path) and sends it after the next one, or at the next tick.
@@ -21,11 +24,12 @@ struct FaultSpec {
   double loss = 0;
   double reorder = 0;
   double dup = 0;
+  double ecn = 0;  // mark Congestion Experienced
   uint64_t seed = 1;
-  bool any() const { return loss > 0 || reorder > 0 || dup > 0; }
+  bool any() const { return loss > 0 || reorder > 0 || dup > 0 || ecn > 0; }
 };
 
-// Parses "loss=0.01,reorder=0.01,dup=0.01,seed=7" (any subset, any order).
+// Parses "loss=0.01,reorder=0.01,dup=0.01,ecn=0.1,seed=7" (any subset, any order).
 // Throws std::invalid_argument with a message naming the bad part.
 FaultSpec parse_fault_spec(const std::string& text);
 
@@ -34,6 +38,7 @@ struct FaultCounters {
   std::atomic<uint64_t> dropped{0};
   std::atomic<uint64_t> duplicated{0};
   std::atomic<uint64_t> reordered{0};
+  std::atomic<uint64_t> ecn_marked{0};
 };
 
 class FaultInjector final : public Backend {

@@ -18,6 +18,9 @@ namespace {
 
 constexpr uint32_t kBurst = 64;
 constexpr int kSocketBufferBytes = 32 << 20;
+// IP TOS bytes: DSCP 0 with the ECN field ECT(0), or Congestion Experienced.
+constexpr int kTosEct0 = 0x02;
+constexpr int kTosCe = 0x03;
 
 [[noreturn]] void fail(const char* what) { throw std::system_error(errno, std::generic_category(), what); }
 
@@ -36,6 +39,8 @@ int bound_socket(uint32_t ipv4_be, uint16_t port) {
       setsockopt(fd, SOL_SOCKET, plain, &kSocketBufferBytes, sizeof kSocketBufferBytes);
   // DF and IP ID 0 on every datagram: the ICRC covers both.
   set_opt(fd, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO, "IP_MTU_DISCOVER");
+  // ECN-capable transport, ECT(0) (RFC 3168; the ICRC masks the TOS byte).
+  set_opt(fd, IPPROTO_IP, IP_TOS, kTosEct0, "IP_TOS");
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = ipv4_be;
@@ -93,7 +98,7 @@ static_assert(kBurst * kMaxTxIov >= kMaxGsoIov, "one batch must hold the largest
 struct SendBatch {
   std::array<mmsghdr, kBurst> msgs;
   std::array<sockaddr_in, kBurst> addrs;
-  alignas(cmsghdr) std::array<std::array<uint8_t, CMSG_SPACE(sizeof(uint16_t))>, kBurst> ctrl;
+  alignas(cmsghdr) std::array<std::array<uint8_t, CMSG_SPACE(sizeof(uint16_t)) + CMSG_SPACE(sizeof(int))>, kBurst> ctrl;
   std::array<iovec, kBurst * kMaxTxIov> iov;
   uint32_t count = 0;
   uint32_t iov_used = 0;
@@ -124,19 +129,37 @@ uint32_t add_message(SendBatch& b, std::span<TxDatagram> pkts) {
   h.msg_namelen = sizeof b.addrs[m];
   h.msg_iov = iov;
   h.msg_iovlen = k;
-  if (n > 1) {
-    b.ctrl[m] = {};  // the cmsg's padding too
+  if (n > 1 || first.ecn_ce) {
+    b.ctrl[m] = {};  // the cmsgs' padding too
     h.msg_control = b.ctrl[m].data();
     h.msg_controllen = b.ctrl[m].size();
+    size_t used = 0;
     cmsghdr* c = CMSG_FIRSTHDR(&h);
-    c->cmsg_level = SOL_UDP;
-    c->cmsg_type = UDP_SEGMENT;
-    c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-    const uint16_t segment = uint16_t(first.length);
-    std::memcpy(CMSG_DATA(c), &segment, sizeof segment);
+    if (n > 1) {
+      c->cmsg_level = SOL_UDP;
+      c->cmsg_type = UDP_SEGMENT;
+      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      const uint16_t segment = uint16_t(first.length);
+      std::memcpy(CMSG_DATA(c), &segment, sizeof segment);
+      used += CMSG_SPACE(sizeof(uint16_t));
+      c = CMSG_NXTHDR(&h, c);
+    }
+    if (first.ecn_ce) {
+      c->cmsg_level = IPPROTO_IP;
+      c->cmsg_type = IP_TOS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      std::memcpy(CMSG_DATA(c), &kTosCe, sizeof kTosCe);
+      used += CMSG_SPACE(sizeof(int));
+    }
+    h.msg_controllen = used;
   }
   ++b.count;
   return n;
+}
+
+bool is_gso_group(msghdr& h) {
+  const cmsghdr* c = h.msg_controllen > 0 ? CMSG_FIRSTHDR(&h) : nullptr;
+  return c != nullptr && c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_SEGMENT;
 }
 
 }  // namespace
@@ -163,7 +186,7 @@ uint32_t UdpBackend::send_run(int fd, std::span<TxDatagram> pkts) {
         // EAGAIN (socket buffer full) or an error for this message: drop it
         // like a congested wire would; the transport retransmits. A kernel
         // that refuses segmentation offload gets no more groups.
-        if (b.msgs[m].msg_hdr.msg_control != nullptr && (errno == EIO || errno == EINVAL)) gso_ = false;
+        if (is_gso_group(b.msgs[m].msg_hdr) && (errno == EIO || errno == EINVAL)) gso_ = false;
         ++m;
         continue;
       }

@@ -3,7 +3,9 @@
 // One socket bound to ADDR:4791 receives (recvmmsg, IP_PKTINFO for the
 // destination address, IP_RECVTOS for ECN). A few more sockets bound to
 // ADDR:ephemeral send (sendmmsg), one per UDP source port, so QPs spread
-// over several 5-tuples as RoCEv2 flow entropy asks.
+// over several 5-tuples as RoCEv2 flow entropy asks. They send ECN-capable
+// (ECT(0)), so ECN-marking switches mark instead of dropping (DCQCN); a
+// datagram flagged ecn_ce leaves marked (an IP_TOS control message).
 //
 // Every sending socket uses IP_PMTUDISC_DO: the kernel then sets DF and IP
 // ID 0 on each datagram, which lets a receiver that never sees the IP header

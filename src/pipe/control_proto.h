@@ -55,7 +55,9 @@ enum class CtlOp : uint32_t {
   kDestroySrq,
   kCreateAh,
   kDestroyAh,
-  kStats,  // allowed without kOpen: `flexins stat`
+  kStats,   // allowed without kOpen: `flexins stat`
+  kQpList,  // allowed without kOpen: `flexins qp list` / `qp show`
+  kQpSet,   // allowed without kOpen: `flexins qp set`
 };
 
 struct CtlRequest {
@@ -212,6 +214,29 @@ struct CreateAhRequest {
 
 // ---- kStats: reply body is JSON text (not NUL-terminated), the engine's
 // counters, exactly what `flexins stat --json` prints.
+
+// ---- kQpList: the engine's QPs with qpn > after_qpn, by QPN, at most
+// max_qps of them (a page: the reply must fit kMaxMsg). Reply body: JSON
+// text {"qps": [...], "more": true|false}; see engine/qp_admin.h.
+struct QpListRequest {
+  uint32_t after_qpn;  // 0 for the first page
+  uint32_t max_qps;
+  uint32_t only_qpn;  // kNoHandle, or list just this QP (with its policy's parameters)
+  uint32_t reserved;
+};
+
+// ---- kQpSet: change live QPs' transport policies. settings is NUL-
+// terminated "key=value,key=value": cc=NAME picks a new congestion-control
+// policy (from its initial state), any other key sets a parameter of the
+// QP's policy (the new one, if cc= is given). All or nothing: a bad setting
+// changes no QP. Reply: status 0 and JSON {"changed": N}, or EINVAL / ENOENT
+// and a message (text) saying what is wrong.
+inline constexpr uint32_t kAllQps = 0xffffffffu;
+struct QpSetRequest {
+  uint32_t qpn;  // or kAllQps
+  uint32_t reserved;
+  char settings[1024];
+};
 
 // ---- async events (engine → library, own socket)
 enum class AsyncObject : uint32_t { kDevice = 0, kPort, kQp, kCq, kSrq };

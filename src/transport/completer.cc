@@ -45,6 +45,10 @@ uint64_t Completer::timeout_ns() const {
   return t != 0 ? t : kInfiniteTimeoutProbeNs;
 }
 
+bool Completer::in_flight() const {
+  return qp_.requester.sent_any() && psn_diff(qp_.requester.max_sent_psn(), una_) >= 0;
+}
+
 void Completer::on_sent(uint64_t now_ns) {
   if (!timer_armed_) {
     timer_armed_ = true;
@@ -54,7 +58,7 @@ void Completer::on_sent(uint64_t now_ns) {
 
 uint64_t Completer::deadline() const {
   if (rnr_wait_) return rnr_deadline_ns_;
-  if (timer_armed_ && qp_.sq.awaiting_response()) return timer_start_ns_ + timeout_ns();
+  if (timer_armed_ && in_flight()) return timer_start_ns_ + timeout_ns();
   return UINT64_MAX;
 }
 
@@ -63,8 +67,11 @@ void Completer::progress(uint64_t now_ns) {
   retry_left_ = qp_.attrs.attr.retry_cnt;
   rnr_retry_left_ = qp_.attrs.attr.rnr_retry;
   rewound_ = false;
+  // The timer times what is in flight; with nothing in flight (the rest of
+  // a message held back by the window or the pacer) it waits for the next
+  // packet to be sent.
   timer_start_ns_ = now_ns;
-  timer_armed_ = qp_.sq.awaiting_response();
+  timer_armed_ = in_flight();
 }
 
 void Completer::advance_una(uint32_t acked_through_psn, uint64_t now_ns) {
@@ -103,6 +110,7 @@ void Completer::complete_ready() {
 
 void Completer::on_response(const wire::Packet& pkt, uint64_t now_ns) {
   Ctx c{&pkt, pkt.bth.psn, now_ns};
+  const uint32_t una_before = una_;
   State s = State::kCheckPsn;
   while (s != State::kDone) {
     if (qp_.state != IBV_QPS_RTS) break;  // a completion failed the QP
@@ -124,6 +132,11 @@ void Completer::on_response(const wire::Packet& pkt, uint64_t now_ns) {
       default: s = State::kDone; break;
     }
   }
+  // One response is one acknowledgement for congestion control, whether it
+  // moved una implicitly, explicitly or both (one RTT sample, not two).
+  const int32_t acked = psn_diff(una_, una_before);
+  if (qp_.state == IBV_QPS_RTS && acked > 0)
+    qp_.cc.on_acked(now_ns, psn_add(una_, wire::kPsnMask), uint32_t(acked), qp_.mtu());
   complete_ready();
   if (qp_.requester.can_send()) qp_.env.wake_qp(qp_.setup.qpn);
 }
@@ -289,6 +302,8 @@ Completer::State Completer::on_rnr_nak(Ctx& c) {
 
 Completer::State Completer::on_sequence_nak(Ctx& c) {
   qp_.counters().naks_received_psn_sequence.add();
+  ++qp_.stats.naks_received_psn_sequence;
+  qp_.cc.on_loss(c.now_ns);
   retry_psn_ = c.psn;  // IBA 9.7.5.2.1: resend from the PSN the responder expects
   return State::kRetry;
 }
@@ -300,7 +315,7 @@ Completer::State Completer::on_fatal_nak(Ctx& c) {
   return State::kDone;
 }
 
-Completer::State Completer::retry(Ctx& c) {
+Completer::State Completer::retry(Ctx&) {
   if (rewound_ && rewound_psn_ == retry_psn_) return State::kDone;  // already going back there
   // IBA C9-?: a sequence NAK or lost response uses up the retry count.
   if (retry_left_ == 0) {
@@ -311,7 +326,7 @@ Completer::State Completer::retry(Ctx& c) {
   rewound_ = true;
   rewound_psn_ = retry_psn_;
   qp_.requester.rewind(retry_psn_);
-  timer_start_ns_ = c.now_ns;
+  timer_armed_ = false;  // restarted when the first packet is sent again
   return State::kDone;
 }
 
@@ -322,15 +337,16 @@ void Completer::on_timer(uint64_t now_ns) {
     rewound_ = true;
     rewound_psn_ = rnr_psn_;
     qp_.requester.rewind(rnr_psn_);
-    timer_start_ns_ = now_ns;
-    timer_armed_ = qp_.sq.awaiting_response();
+    timer_armed_ = false;  // restarted when the request is sent again
     return;
   }
-  if (!timer_armed_ || !qp_.sq.awaiting_response()) return;
+  if (!timer_armed_ || !in_flight()) return;
   if (now_ns < timer_start_ns_ + timeout_ns()) return;
   // IBA 9.7.6.1.3: local ACK timeout. Go back to the oldest unacknowledged
   // PSN; give up when retry_cnt is used up (timeout 0: never).
   qp_.counters().retransmit_timeouts.add();
+  ++qp_.stats.retransmit_timeouts;
+  qp_.cc.on_timeout(now_ns);
   if (qp_.attrs.attr.timeout != 0) {
     if (retry_left_ == 0) {
       fail_head(IBV_WC_RETRY_EXC_ERR);
@@ -341,7 +357,9 @@ void Completer::on_timer(uint64_t now_ns) {
   rewound_ = true;
   rewound_psn_ = una_;
   qp_.requester.rewind(una_);
-  timer_start_ns_ = now_ns;
+  // Restarted when the first packet is sent again: a pacer that holds the
+  // resend longer than the timeout must not use up retry_cnt meanwhile.
+  timer_armed_ = false;
 }
 
 }  // namespace flexins::transport

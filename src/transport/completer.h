@@ -68,6 +68,8 @@ class Completer {
   void fail_head(ibv_wc_status status);
   void advance_una(uint32_t acked_through_psn, uint64_t now_ns);
   void progress(uint64_t now_ns);
+  // Packets sent and not yet acknowledged (what the timer times).
+  bool in_flight() const;
   uint64_t timeout_ns() const;
 
   Qp::Impl& qp_;

@@ -46,6 +46,14 @@ inline constexpr uint32_t ack_req_interval(uint32_t window_packets) {
 // that never asks).
 inline constexpr uint32_t kAckEveryPackets = 128;
 
+// Congestion control (congestion.h). A paced QP may send this many bytes
+// back to back: a few packets, so a worker pass can keep up with the rate
+// without a timer per packet.
+inline constexpr uint64_t kPacerBurstBytes = 16 * 1024;
+// The notification point answers ECN-CE marked requests of one QP with at
+// most one CNP per this interval (DCQCN's and the RoCEv2 default, 50 us).
+inline constexpr uint64_t kCnpIntervalNs = 50'000;
+
 // Retransmit timer floor. IBA encodes the local ACK timeout as
 // 4.096 us * 2^timeout; tiny values (1..7, < 1 ms) would fire before a
 // software peer on a loaded host could answer, so they are raised to this.

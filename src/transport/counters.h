@@ -44,6 +44,10 @@ class Counter {
   X(duplicate_requests)            \
   X(read_responses_replayed)       \
   X(tombstone_acks)                \
+  X(rx_ecn_ce)                     \
+  X(cnps_sent)                     \
+  X(cnps_received)                 \
+  X(cc_changes)                    \
   X(rx_drop_bad_icrc)              \
   X(rx_drop_unknown_qp)            \
   X(rx_drop_malformed)             \

@@ -1,12 +1,21 @@
 #include "transport/qp.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
 
+#include "cc/registry.h"
 #include "transport/qp_impl.h"
 #include "wire/opcodes.h"
 
 namespace flexins::transport {
+
+namespace {
+// IP ECN field (RFC 3168): the two low bits of the TOS byte.
+constexpr uint8_t kEcnMask = 0x3;
+constexpr uint8_t kEcnCe = 0x3;  // Congestion Experienced
+}  // namespace
 
 // ------------------------------------------------------------------ Impl
 
@@ -23,6 +32,13 @@ Qp::Impl::Impl(Env& e, const QpSetup& s)
   sq.init(setup.sq.valid() ? setup.sq.slots() : 1,
           setup.sq.valid() ? setup.sq.retired_index() : 0);
   set_state(IBV_QPS_RESET);
+  if (setup.type == IBV_QPT_RC) cc.set_policy(env.new_congestion_control(setup.qpn), env.now_ns());
+}
+
+uint32_t Qp::Impl::inflight_packets() const {
+  if (state != IBV_QPS_RTS || !requester.sent_any()) return 0;
+  const int32_t d = wire::psn_diff(wire::psn_add(requester.max_sent_psn(), 1), completer.una());
+  return d > 0 ? uint32_t(d) : 0;
 }
 
 void Qp::Impl::set_state(ibv_qp_state s) {
@@ -226,11 +242,41 @@ void Qp::Impl::send_packet_to(wire::Packet& p, uint32_t payload_len, uint32_t ds
   out.payload_len = payload_len;
   out.dst_ip = dst_ip;
   out.src_port = setup.src_port;
+  ++stats.tx_packets;
+  stats.tx_bytes += out_wire_bytes();
   env.transmit(out);
+}
+
+void Qp::Impl::send_cnp() {
+  // Annex A17.9.2: opcode CNP, the notified QP as DestQP, BECN set, PSN 0,
+  // 16 reserved bytes (wire::build zeroes them), no payload.
+  wire::Packet p;
+  p.bth.opcode = wire::kCnp;
+  p.bth.becn = true;
+  p.bth.psn = 0;
+  begin_packet();
+  send_packet(p, 0);
+  ++stats.cnps_sent;
+  counters().cnps_sent.add();
 }
 
 void Qp::Impl::on_packet(const wire::Packet& pkt, const RxMeta& meta) {
   const wire::OpcodeInfo& info = wire::opcode_info(pkt.bth.opcode);
+  ++stats.rx_packets;
+  if (info.transport == wire::Transport::kCnp) {
+    // The reaction point: our requests met congestion on the way to the peer.
+    if (setup.type != IBV_QPT_RC || state != IBV_QPS_RTS) {
+      counters().rx_drop_qp_state.add();
+    } else if (meta.src_ip != attrs.dest_ip) {
+      counters().rx_drop_misaddressed.add();
+    } else {
+      ++stats.cnps_received;
+      counters().cnps_received.add();
+      cc.on_cnp(env.now_ns());
+      if (requester.can_send()) env.wake_qp(setup.qpn);  // the pacer's deadline moved
+    }
+    return;
+  }
   // Requests are served from RTR on, responses only in RTS (IBA 10.3.1:
   // RESET and INIT drop everything; ERR drops everything).
   const bool request = (info.flags & wire::kOpRequest) != 0;
@@ -265,6 +311,13 @@ void Qp::Impl::on_packet(const wire::Packet& pkt, const RxMeta& meta) {
     if (state == IBV_QPS_RTR && !comm_established) {
       comm_established = true;
       env.qp_event(setup.qpn, IBV_EVENT_COMM_EST);
+    }
+    // The notification point (DCQCN, RoCEv2 annex A17.9): congestion on the
+    // way here is answered with a CNP, at most one per interval.
+    if ((meta.ecn & kEcnMask) == kEcnCe) {
+      ++stats.rx_ecn_ce;
+      counters().rx_ecn_ce.add();
+      if (cc.on_ce_marked(env.now_ns())) send_cnp();
     }
     responder.on_request(pkt);
   } else {
@@ -332,7 +385,10 @@ void Qp::on_packet(const wire::Packet& pkt, const RxMeta& meta) { impl_->on_pack
 uint32_t Qp::poll(uint64_t now_ns, uint32_t budget) {
   Impl& q = *impl_;
   if (q.is_ud()) return q.state == IBV_QPS_RTS ? q.ud_sender.transmit(budget) : 0;
-  if (q.state == IBV_QPS_RTS) q.completer.on_timer(now_ns);
+  if (q.state == IBV_QPS_RTS) {
+    q.completer.on_timer(now_ns);
+    q.cc.on_timer(now_ns);
+  }
   uint32_t sent = 0;
   // Replies first: they free the peer's window and READ credits.
   if (q.state == IBV_QPS_RTR || q.state == IBV_QPS_RTS) sent += q.responder.transmit(budget);
@@ -344,13 +400,67 @@ bool Qp::has_tx_work() const {
   const Impl& q = *impl_;
   if (q.is_ud()) return q.ud_sender.can_send();
   if (q.state != IBV_QPS_RTR && q.state != IBV_QPS_RTS) return false;
-  return q.responder.has_replies() || (q.state == IBV_QPS_RTS && q.requester.can_send());
+  if (q.responder.has_replies()) return true;
+  const uint64_t now = q.env.now_ns();
+  return q.state == IBV_QPS_RTS && q.requester.can_send() && q.cc.next_send_ns(now) <= now;
 }
 
 uint64_t Qp::next_deadline() const {
   const Impl& q = *impl_;
-  if (q.is_ud()) return UINT64_MAX;  // no timers: nothing is acknowledged
-  return q.state == IBV_QPS_RTS ? q.completer.deadline() : UINT64_MAX;
+  if (q.is_ud() || q.state != IBV_QPS_RTS) return UINT64_MAX;  // UD: nothing is acknowledged
+  uint64_t deadline = std::min(q.completer.deadline(), q.cc.timer_deadline());
+  // Work held back by the pacer: when it may go.
+  if (q.requester.can_send()) {
+    const uint64_t now = q.env.now_ns();
+    const uint64_t send_at = q.cc.next_send_ns(now);
+    if (send_at > now) deadline = std::min(deadline, send_at);
+  }
+  return deadline;
+}
+
+bool Qp::set_congestion_control(std::unique_ptr<cc::CongestionControl> policy) {
+  Impl& q = *impl_;
+  if (q.setup.type != IBV_QPT_RC) return false;
+  q.cc.set_policy(std::move(policy), q.env.now_ns());
+  q.counters().cc_changes.add();
+  if (q.state == IBV_QPS_RTS && q.requester.can_send()) q.env.wake_qp(q.setup.qpn);
+  return true;
+}
+
+std::optional<std::string> Qp::set_congestion_params(std::string_view assignments) {
+  Impl& q = *impl_;
+  cc::CongestionControl* policy = q.cc.policy();
+  if (policy == nullptr) return "QP " + std::to_string(q.setup.qpn) + " has no congestion-control policy";
+  try {
+    cc::apply_params(*policy, assignments);
+  } catch (const std::invalid_argument& e) {
+    return std::string(e.what());
+  }
+  q.cc.policy_changed(q.env.now_ns());
+  q.counters().cc_changes.add();
+  if (q.state == IBV_QPS_RTS && q.requester.can_send()) q.env.wake_qp(q.setup.qpn);
+  return std::nullopt;
+}
+
+QpInfo Qp::info() const {
+  const Impl& q = *impl_;
+  QpInfo i;
+  i.qpn = q.setup.qpn;
+  i.type = q.setup.type;
+  i.state = q.state;
+  i.dest_ip = q.attrs.dest_ip;
+  i.dest_qpn = q.attrs.attr.dest_qp_num;
+  i.mtu_bytes = q.attrs.mtu_bytes;
+  if (const cc::CongestionControl* p = q.cc.policy()) {
+    i.cc = std::string(p->name());
+    i.cc_params = p->params();
+  }
+  i.cc_rate_bps = q.cc.rate_bps();
+  i.cc_window_bytes = q.cc.window_bytes();
+  i.inflight_packets = q.is_ud() ? 0 : q.inflight_packets();
+  i.last_rtt_ns = q.cc.last_rtt_ns();
+  i.stats = q.stats;
+  return i;
 }
 
 }  // namespace flexins::transport

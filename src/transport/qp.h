@@ -20,7 +20,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
 
+#include "cc/congestion_control.h"
 #include "pipe/rings.h"
 #include "transport/env.h"
 #include "transport/tombstone.h"
@@ -55,6 +60,37 @@ struct RxMeta {
   uint8_t ecn = 0;  // IP ECN bits, when the backend can see them
 };
 
+// Per-QP counters (the worker's Counters add up all QPs): what `flexins qp
+// list` shows beside each QP. Written and read on the owning worker thread.
+struct QpStats {
+  uint64_t tx_packets = 0;             // everything this QP sent, replies included
+  uint64_t tx_bytes = 0;               // their RoCEv2 bytes (BTH .. ICRC)
+  uint64_t rx_packets = 0;             // packets handed to this QP
+  uint64_t retransmitted_packets = 0;  // requests sent again
+  uint64_t retransmit_timeouts = 0;
+  uint64_t naks_received_psn_sequence = 0;
+  uint64_t rx_ecn_ce = 0;    // requests that arrived ECN-CE marked
+  uint64_t cnps_sent = 0;    // notification point
+  uint64_t cnps_received = 0;  // reaction point
+};
+
+// One QP as `flexins qp list` shows it.
+struct QpInfo {
+  uint32_t qpn = 0;
+  ibv_qp_type type = IBV_QPT_RC;
+  ibv_qp_state state = IBV_QPS_RESET;
+  uint32_t dest_ip = 0;  // network byte order; 0: not connected (or UD)
+  uint32_t dest_qpn = 0;
+  uint32_t mtu_bytes = 0;
+  std::string cc;  // the congestion-control policy, "" for none
+  std::vector<cc::ParamInfo> cc_params;
+  uint64_t cc_rate_bps = cc::kUnpaced;
+  uint64_t cc_window_bytes = cc::kUnlimitedWindow;
+  uint32_t inflight_packets = 0;
+  uint64_t last_rtt_ns = 0;  // 0: no sample yet
+  QpStats stats;
+};
+
 class Qp {
  public:
   Qp(Env& env, const QpSetup& setup);
@@ -81,6 +117,15 @@ class Qp {
   bool has_tx_work() const;
   // When poll() must run next for a timer (monotonic ns); UINT64_MAX: never.
   uint64_t next_deadline() const;
+  // Run-time control: replace this RC QP's congestion-control policy
+  // (nullptr: none). False for a QP type without congestion control (UD).
+  bool set_congestion_control(std::unique_ptr<cc::CongestionControl> policy);
+  // Set parameters of the current policy ("key=value,..."); an error
+  // message if there is no policy or a setting is refused (the ones before
+  // it stay applied: check them on a fresh policy first).
+  std::optional<std::string> set_congestion_params(std::string_view assignments);
+  QpInfo info() const;
+
   // For destroy: the tombstone that keeps acknowledging duplicates (see
   // tombstone.h). False if the QP never connected.
   bool tombstone(Tombstone& out) const;

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "transport/completer.h"
+#include "transport/congestion.h"
 #include "transport/qp.h"
 #include "transport/qp_state.h"
 #include "transport/requester.h"
@@ -31,6 +32,8 @@ struct Qp::Impl {
   Requester requester;
   Responder responder;
   Completer completer;
+  Congestion cc;  // RC only: policy, pacer, CNPs
+  QpStats stats;
   UdSender ud_sender;      // UD QPs only
   UdReceiver ud_receiver;  // UD QPs only
 
@@ -41,6 +44,8 @@ struct Qp::Impl {
   int modify(const ibv_qp_attr& attr, int attr_mask);
   void set_state(ibv_qp_state s);
   void on_packet(const wire::Packet& pkt, const RxMeta& meta);
+  // RC: packets sent and not yet acknowledged (READ response PSNs count).
+  uint32_t inflight_packets() const;
 
   // ---- completions
   bool signaled(const SendWr& w) const;
@@ -65,6 +70,11 @@ struct Qp::Impl {
   void send_packet(wire::Packet& p, uint32_t payload_len);
   // ... or to any address and QPN (UD).
   void send_packet_to(wire::Packet& p, uint32_t payload_len, uint32_t dst_ip, uint32_t dest_qpn);
+  // A RoCEv2 CNP to the peer's QP (annex A17.9.2).
+  void send_cnp();
+  // Bytes of the packet just built in `out`, as the wire carries them from
+  // the BTH to the ICRC.
+  uint32_t out_wire_bytes() const { return out.hdr_len + out.payload_len + out.pad + uint32_t(wire::kIcrcSize); }
 };
 
 }  // namespace flexins::transport

@@ -1,5 +1,6 @@
 #include "transport/requester.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "transport/constants.h"
@@ -102,12 +103,16 @@ bool Requester::can_send() const {
     // IBV_SEND_FENCE: wait for earlier READs/atomics (IBA 10.8.3.3).
     if ((w.send_flags & IBV_SEND_FENCE) && rd_atomic_outstanding_ > 0) return false;
   }
-  return psn_diff(cur_psn_, qp_.completer.una()) < int32_t(qp_.env.tx_window_packets());
+  return psn_diff(cur_psn_, qp_.completer.una()) < int32_t(window_packets());
+}
+
+uint32_t Requester::window_packets() const {
+  return std::min(qp_.env.tx_window_packets(), qp_.cc.window_packets(qp_.mtu()));
 }
 
 uint32_t Requester::transmit(uint32_t budget, uint64_t now_ns) {
   uint32_t sent = 0;
-  while (sent < budget && can_send()) {
+  while (sent < budget && can_send() && qp_.cc.next_send_ns(now_ns) <= now_ns) {
     send_one(qp_.sq.at(send_index_), now_ns);
     ++sent;
   }
@@ -136,12 +141,16 @@ void Requester::send_one(SendWr& w, uint64_t now_ns) {
   } else if (w.is_atomic()) {
     send_atomic(w);
   } else {
-    send_send_or_write(w);
+    send_send_or_write(w, now_ns);
   }
   if (qp_.state != IBV_QPS_RTS) return;  // the MR vanished under a WQE
   if (!sent_any_ || psn_diff(last_used, max_sent_psn_) > 0) max_sent_psn_ = last_used;
   sent_any_ = true;
-  if (retransmission) qp_.counters().retransmitted_packets.add();
+  if (retransmission) {
+    qp_.counters().retransmitted_packets.add();
+    ++qp_.stats.retransmitted_packets;
+  }
+  qp_.cc.on_sent(now_ns, qp_.out_wire_bytes(), psn, retransmission, last_ack_req_);
   qp_.completer.on_sent(now_ns);
 }
 
@@ -153,7 +162,7 @@ bool Requester::gather(const SendWr& w, uint64_t offset, uint32_t len) {
   return ok && st == IBV_WC_SUCCESS;
 }
 
-void Requester::send_send_or_write(SendWr& w) {
+void Requester::send_send_or_write(SendWr& w, uint64_t now_ns) {
   using namespace wire;
   const uint32_t mtu = qp_.mtu();
   const uint32_t k = uint32_t(psn_diff(cur_psn_, w.first_psn));
@@ -180,9 +189,15 @@ void Requester::send_send_or_write(SendWr& w) {
   if (last && imm) p.imm_data = w.imm_data;
   p.bth.solicited = last && (w.send_flags & IBV_SEND_SOLICITED);
   p.bth.psn = cur_psn_;
-  // AckReq on each message's last packet and every ack_req_interval.
-  p.bth.ack_req = last || ++pkts_since_ack_req_ >= ack_req_interval(qp_.env.tx_window_packets());
+  // AckReq on each message's last packet, every ack_req_interval, and on
+  // the last packet the window or the pacer lets go for now: what is in
+  // flight is then acknowledged while the rest waits, and the ACK timer
+  // never runs out over a wait of our own making.
+  p.bth.ack_req = last || ++pkts_since_ack_req_ >= ack_req_interval(window_packets()) ||
+                  psn_diff(psn_add(cur_psn_, 1), qp_.completer.una()) >= int32_t(window_packets()) ||
+                  qp_.cc.pacer_holds_after(now_ns, len + uint32_t(kMaxTransportHeaders));
   if (p.bth.ack_req) pkts_since_ack_req_ = 0;
+  last_ack_req_ = p.bth.ack_req;
 
   qp_.begin_packet();
   if (!gather(w, offset, len)) {
@@ -204,7 +219,7 @@ void Requester::send_read_request(SendWr& w) {
   Packet p;
   p.bth.opcode = kRcReadRequest;
   p.bth.psn = cur_psn_;
-  p.bth.ack_req = true;
+  p.bth.ack_req = last_ack_req_ = true;
   p.reth = Reth{w.remote_addr + offset, w.rkey, uint32_t(w.length - offset)};
   qp_.begin_packet();
   qp_.send_packet(p, 0);
@@ -218,7 +233,7 @@ void Requester::send_atomic(SendWr& w) {
   const bool cas = w.opcode == IBV_WR_ATOMIC_CMP_AND_SWP;
   p.bth.opcode = cas ? kRcCompareSwap : kRcFetchAdd;
   p.bth.psn = cur_psn_;
-  p.bth.ack_req = true;
+  p.bth.ack_req = last_ack_req_ = true;
   p.atomic = AtomicEth{w.remote_addr, w.rkey, cas ? w.swap : w.compare_add, cas ? w.compare_add : 0};
   qp_.begin_packet();
   qp_.send_packet(p, 0);

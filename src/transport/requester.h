@@ -22,8 +22,12 @@ class Requester {
   // Copy every newly posted WQE into the engine (validated; a bad one is
   // marked and completes in error when it reaches the head of the queue).
   void fetch();
-  // A packet can go out now (window, RNR wait, READ/atomic credits, fence).
+  // A packet can go out (window, congestion window, RNR wait, READ/atomic
+  // credits, fence), pacing aside: transmit() also waits for the pacer.
   bool can_send() const;
+  // Most PSNs outstanding now: the worker's share (Env::tx_window_packets)
+  // or the congestion window, whichever is smaller.
+  uint32_t window_packets() const;
   // Send up to `budget` packets; returns how many were sent.
   uint32_t transmit(uint32_t budget, uint64_t now_ns);
   // Go-back-N: the next packet sent is the one with this PSN (IBA 9.7.4.1.3).
@@ -40,7 +44,7 @@ class Requester {
   ibv_wc_status validate(const SendWr& w) const;
   void start_wqe(SendWr& w);
   void send_one(SendWr& w, uint64_t now_ns);
-  void send_send_or_write(SendWr& w);
+  void send_send_or_write(SendWr& w, uint64_t now_ns);
   void send_read_request(SendWr& w);
   void send_atomic(SendWr& w);
   bool gather(const SendWr& w, uint64_t offset, uint32_t len);
@@ -54,6 +58,7 @@ class Requester {
   bool sent_any_ = false;
   uint32_t rd_atomic_outstanding_ = 0;  // ≤ max_rd_atomic (IBA C9-?: initiator depth)
   uint32_t pkts_since_ack_req_ = 0;
+  bool last_ack_req_ = false;  // the packet just sent carried AckReq
 };
 
 }  // namespace flexins::transport

@@ -233,6 +233,13 @@ obj = json.load(open(sys.argv[1]))
 print(int(obj[sys.argv[2]]))' "$1" "$2" || fail "no integer key '$2' in $1"
 }
 
+# stat_get ADDR KEY: an integer from the engine's counters now.
+stat_get() {
+  local f=$RUN_DIR/stat-$$-$RANDOM.json
+  stat_json "$1" "$f"
+  json_get "$f" "$2"
+}
+
 # ----------------------------------------------------------------- commands
 
 # run_cmd NAME CMD...: run CMD bounded by CMD_TIMEOUT_S, output to
@@ -373,6 +380,10 @@ assert_gt() {  # A B WHAT   (integers)
 
 assert_lt() {  # A B WHAT   (integers)
   (($1 < $2)) || fail "$3: expected $1 < $2"
+}
+
+assert_le() {  # A B WHAT   (integers)
+  (($1 <= $2)) || fail "$3: expected $1 <= $2"
 }
 
 assert_ne() {  # A B WHAT

@@ -1,8 +1,10 @@
 // flexins: the command line of FlexiNS.
 //
-//   flexins daemon --ip ADDR [--inject SPEC] [--ablate LIST]   run an engine in the foreground
+//   flexins daemon --ip ADDR [--cc SPEC] [--plugin PATH] [--inject SPEC] [--ablate LIST]
+//                                              run an engine in the foreground
 //   flexins run [--ip ADDR] -- CMD ARGS…       run CMD unmodified over FlexiNS
 //   flexins stat --ip ADDR [--json]            print an engine's counters
+//   flexins qp list|show|set --ip ADDR …       look at and change live QPs' policies
 //   flexins stop --ip ADDR                     stop an engine
 #include <CLI/CLI.hpp>
 
@@ -24,30 +26,19 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine_client.h"
 #include "io/fault_injector.h"
 #include "pipe/control_proto.h"
-#include "pipe/unix_msg.h"
+#include "qp_cmd.h"
 
 namespace {
 
+using flexins::cli::connect_engine;
 using flexins::engine::Engine;
 namespace fs = std::filesystem;
 
 std::string pid_path(const std::string& run_dir, const std::string& ip) {
   return run_dir + "/engine-" + ip + ".pid";
-}
-
-// A connection to the engine's control socket, or -1.
-int connect_engine(const std::string& ip) {
-  std::string path = Engine::socket_path(Engine::default_run_dir(), ip);
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  if (path.size() >= sizeof sa.sun_path) return -1;
-  std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
-  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) return fd;
-  if (fd >= 0) close(fd);
-  return -1;
 }
 
 int cmd_daemon(const flexins::engine::EngineConfig& cfg) {
@@ -125,23 +116,9 @@ int cmd_run(const std::string& ip, std::vector<std::string>& argv) {
 }
 
 int cmd_stat(const std::string& ip, bool json) {
-  int fd = connect_engine(ip);
-  if (fd < 0) {
-    std::fprintf(stderr, "flexins stat: no engine is serving %s\n", ip.c_str());
-    return 1;
-  }
-  flexins::pipe::CtlRequest req{uint32_t(flexins::pipe::CtlOp::kStats), 0};
-  char buf[flexins::pipe::kMaxMsg + 1];
-  size_t nfds = 0;
-  ssize_t n = -1;
-  if (flexins::pipe::send_msg(fd, &req, sizeof req) == 0) n = flexins::pipe::recv_msg(fd, buf, sizeof buf - 1, {}, &nfds);
-  close(fd);
-  if (n < ssize_t(sizeof(flexins::pipe::CtlReply))) {
-    std::fprintf(stderr, "flexins stat: the engine for %s did not answer\n", ip.c_str());
-    return 1;
-  }
-  buf[n] = 0;
-  std::string body(buf + sizeof(flexins::pipe::CtlReply));
+  auto reply = flexins::cli::engine_request("flexins stat", ip, flexins::pipe::CtlOp::kStats);
+  if (!reply) return 1;
+  const std::string& body = reply->body;
   if (json) {
     std::printf("%s\n", body.c_str());
     return 0;
@@ -183,7 +160,7 @@ int main(int argc, char** argv) {
   std::string inject;
   auto* daemon = app.add_subcommand("daemon", "run an engine (flexinsd) for one device address, in the foreground");
   daemon->add_option("--ip", cfg.ip, "device address (the GID is ::ffff:ADDR)")->capture_default_str();
-  daemon->add_option("--inject", inject, "fault injection on sent packets: loss=P,reorder=P,dup=P,seed=N");
+  daemon->add_option("--inject", inject, "fault injection on sent packets: loss=P,reorder=P,dup=P,ecn=P (mark CE),seed=N");
   daemon->add_option("--workers", cfg.workers, "worker threads")->capture_default_str();
   daemon->add_option("--nice", cfg.nice, "worker thread priority, -20..19 (raising it needs CAP_SYS_NICE)")
       ->capture_default_str();
@@ -199,6 +176,10 @@ int main(int argc, char** argv) {
                      "tx-copy,rx-per-qp,doorbell-syscall");
   daemon->add_flag("--no-icrc-check", [&cfg](int64_t) { cfg.verify_icrc = false; },
                    "accept received packets without checking their ICRC (for peers whose IP ID is not 0)");
+  daemon->add_option("--cc", cfg.cc,
+                     "congestion control of new RC QPs: NAME[,key=value...] (none, dcqcn, swift, or a plug-in's)")
+      ->capture_default_str();
+  daemon->add_option("--plugin", cfg.plugins, "load a congestion-control plug-in (a shared object; repeatable)");
   daemon->add_flag("--no-udp-offload", [&cfg](int64_t) { cfg.udp_offload = false; },
                    "send and receive datagrams one by one, without UDP GSO/GRO (for paths that segment)");
 
@@ -213,6 +194,23 @@ int main(int argc, char** argv) {
   auto* stat = app.add_subcommand("stat", "print an engine's counters");
   stat->add_option("--ip", ip, "device address")->capture_default_str();
   stat->add_flag("--json", json, "one JSON object");
+
+  auto* qp = app.add_subcommand("qp", "look at and change live QPs' transport policies");
+  qp->require_subcommand(1);
+  auto* qp_list = qp->add_subcommand("list", "one line per QP: policy, rate, window, counters");
+  qp_list->add_option("--ip", ip, "device address")->capture_default_str();
+  qp_list->add_flag("--json", json, "one JSON object");
+  uint32_t qpn = 0;
+  auto* qp_show = qp->add_subcommand("show", "one QP in full, with its policy's parameters");
+  qp_show->add_option("--ip", ip, "device address")->capture_default_str();
+  qp_show->add_option("qpn", qpn, "the QP number")->required();
+  qp_show->add_flag("--json", json, "one JSON object");
+  std::string target;
+  std::vector<std::string> settings;
+  auto* qp_set = qp->add_subcommand("set", "change a live QP's policy or its parameters, e.g. `qp set 0x1234 cc=dcqcn rai_bps=40e6`");
+  qp_set->add_option("--ip", ip, "device address")->capture_default_str();
+  qp_set->add_option("qpn", target, "the QP number, or `all` (every RC QP)")->required();
+  qp_set->add_option("settings", settings, "cc=NAME (a new policy) and/or key=value (its parameters)")->required();
 
   auto* stop = app.add_subcommand("stop", "stop the engine serving an address");
   stop->add_option("--ip", ip, "device address")->capture_default_str();
@@ -249,6 +247,9 @@ int main(int argc, char** argv) {
     return cmd_run(ip, command);
   }
   if (*stat) return cmd_stat(ip, json);
+  if (*qp_list) return flexins::cli::cmd_qp_list(ip, json);
+  if (*qp_show) return flexins::cli::cmd_qp_show(ip, qpn, json);
+  if (*qp_set) return flexins::cli::cmd_qp_set(ip, target, settings);
   if (*stop) return cmd_stop(ip);
   return 2;
 }

@@ -18,8 +18,8 @@
 # can fail.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/../lib.sh"
-# shellcheck source=tests/integration/ablation/bw.sh
-source "$LIB_DIR/ablation/bw.sh"
+# shellcheck source=tests/integration/perftest_pair.sh
+source "$LIB_DIR/perftest_pair.sh"
 
 qps=${BOUNDED_RX_QPS:-1024}
 MAX_KIB_PER_QP=16

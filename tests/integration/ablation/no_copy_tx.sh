@@ -6,8 +6,8 @@
 # makes the counter grow, so this check can fail.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/../lib.sh"
-# shellcheck source=tests/integration/ablation/bw.sh
-source "$LIB_DIR/ablation/bw.sh"
+# shellcheck source=tests/integration/perftest_pair.sh
+source "$LIB_DIR/perftest_pair.sh"
 
 start_engine "$ADDR_A"
 start_engine "$ADDR_B"

@@ -20,7 +20,9 @@ using testing::ip;
 constexpr uint16_t kPort = 24792;
 
 TEST(FaultSpec, ParsesAnySubsetAndRejectsNonsense) {
-  FaultSpec s = parse_fault_spec("loss=0.01,reorder=0.02,dup=0.03,seed=7");
+  FaultSpec s = parse_fault_spec("loss=0.01,reorder=0.02,dup=0.03,ecn=0.5,seed=7");
+  EXPECT_DOUBLE_EQ(s.ecn, 0.5);
+  EXPECT_TRUE(parse_fault_spec("ecn=0.1").any());
   EXPECT_DOUBLE_EQ(s.loss, 0.01);
   EXPECT_DOUBLE_EQ(s.reorder, 0.02);
   EXPECT_DOUBLE_EQ(s.dup, 0.03);
@@ -72,6 +74,39 @@ TEST(FaultInjector, SameSeedSameFaultsAndRoughRates) {
   bool out_of_order = false;
   for (size_t i = 1; i < a.size(); ++i) out_of_order |= a[i] < a[i - 1];
   EXPECT_TRUE(out_of_order);
+}
+
+TEST(FaultInjector, MarksAboutTheGivenShareCeAndTheReceiverSeesIt) {
+  UdpBackend rx(ip("127.0.0.52"), kPort);
+  FaultSpec spec;
+  spec.ecn = 0.25;
+  FaultInjector tx(std::make_unique<UdpBackend>(ip("127.0.0.51"), kPort), spec);
+  uint32_t ce = 0, total = 0;
+  std::vector<uint8_t> buf(64 * 16);
+  for (uint32_t i = 0; i < 400; ++i) {
+    std::vector<uint8_t> bytes(8, uint8_t(i));
+    TxDatagram d = testing::datagram(ip("127.0.0.52"), tx.src_ports()[0], bytes);
+    d.dst_port = kPort;
+    tx.tx_burst({&d, 1});
+    for (;;) {
+      pollfd p{rx.rx_fd(), POLLIN, 0};
+      if (poll(&p, 1, i == 399 ? 200 : 0) <= 0) break;
+      RxDatagram r[16];
+      for (int k = 0; k < 16; ++k) {
+        r[k].data = buf.data() + 64 * k;
+        r[k].capacity = 64;
+      }
+      const uint32_t n = rx.rx_burst(r);
+      for (uint32_t k = 0; k < n; ++k) {
+        ++total;
+        ce += r[k].ecn == 3 ? 1 : 0;
+      }
+    }
+  }
+  EXPECT_EQ(total, 400u);
+  EXPECT_EQ(ce, tx.counters().ecn_marked.load());
+  EXPECT_GT(ce, 60u);  // ~25 % of 400, loosely
+  EXPECT_LT(ce, 140u);
 }
 
 }  // namespace

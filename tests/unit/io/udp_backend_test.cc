@@ -46,6 +46,32 @@ TEST(UdpBackend, GatherListArrivesAsOneDatagramWithAddresses) {
   EXPECT_FALSE(r.truncated);
 }
 
+TEST(UdpBackend, DatagramsLeaveEcnCapableAndMarkedOnesArriveCe) {
+  UdpBackend a(ip("127.0.0.49"), kPort), b(ip("127.0.0.50"), kPort);
+  std::vector<uint8_t> bytes{1, 2, 3, 4};
+  TxDatagram d[2] = {datagram(ip("127.0.0.50"), a.src_ports()[0], bytes),
+                     datagram(ip("127.0.0.50"), a.src_ports()[0], bytes)};
+  d[0].dst_port = d[1].dst_port = kPort;
+  d[1].ecn_ce = true;
+  ASSERT_EQ(a.tx_burst(d), 2u);
+  std::vector<uint8_t> buf(200);
+  RxDatagram r[2];
+  for (int i = 0; i < 2; ++i) {
+    r[i].data = buf.data() + 100 * i;
+    r[i].capacity = 100;
+  }
+  uint32_t got = 0;
+  for (int tries = 0; tries < 20 && got < 2; ++tries) {
+    pollfd p{b.rx_fd(), POLLIN, 0};
+    ASSERT_EQ(poll(&p, 1, 2000), 1);
+    got += b.rx_burst({r + got, 2 - got});
+  }
+  ASSERT_EQ(got, 2u);
+  EXPECT_EQ(r[0].ecn, 2);  // ECT(0)
+  EXPECT_EQ(r[1].ecn, 3);  // CE
+  EXPECT_EQ(r[1].length, 4u);
+}
+
 TEST(UdpBackend, TruncationIsReported) {
   UdpBackend a(ip("127.0.0.43"), kPort), b(ip("127.0.0.44"), kPort);
   std::vector<uint8_t> big(500, 0xab);

@@ -323,6 +323,7 @@ void Fabric::deliver_one() {
   RxMeta meta;
   meta.src_ip = w.src_ip;
   meta.src_port = w.src_port;
+  meta.ecn = ce_marker_ && ce_marker_(w) ? 3 : 2;  // CE : ECT(0)
   dst.qp->on_packet(pkt, meta);
 }
 

@@ -180,6 +180,9 @@ class Fabric {
   void set_faults(const Faults& f) { faults_ = f; }
   // Drop (true) a packet as it is transmitted; cleared with nullptr.
   void set_tx_filter(std::function<bool(const WirePacket&)> drop) { tx_filter_ = std::move(drop); }
+  // Mark (true) a packet ECN-CE on delivery, as a congested switch would;
+  // every other packet arrives ECT(0). Cleared with nullptr.
+  void set_ce_marker(std::function<bool(const WirePacket&)> mark) { ce_marker_ = std::move(mark); }
   // Deliver the packet at the front of the wire to its destination QP.
   void deliver_one();
   void deliver_all();
@@ -211,6 +214,7 @@ class Fabric {
   std::deque<WirePacket> wire_;
   Faults faults_;
   std::function<bool(const WirePacket&)> tx_filter_;
+  std::function<bool(const WirePacket&)> ce_marker_;
   std::mt19937_64 rng_;
   uint64_t now_ns_ = 1'000'000'000;
 };
