@@ -8,7 +8,9 @@
 #include <sys/uio.h>
 
 #include <cstdint>
+#include <memory>
 
+#include "cc/congestion_control.h"
 #include "pipe/device_caps.h"
 #include "pipe/shm_layout.h"
 #include "transport/constants.h"
@@ -110,6 +112,12 @@ class Env {
   // How many packets a QP may have outstanding now (its share of the
   // worker's window, constants.h).
   virtual uint32_t tx_window_packets() { return kMaxOutstandingPackets; }
+  // The congestion controller for a new RC QP; nullptr: none (the
+  // built-in fixed window only).
+  virtual std::unique_ptr<cc::CongestionControl> new_congestion_control(uint32_t qpn) {
+    (void)qpn;
+    return nullptr;
+  }
 };
 
 }  // namespace flexins::transport
