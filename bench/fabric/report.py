@@ -21,12 +21,25 @@ def load(run_dir):
     return summary, goodput, queue
 
 
+ORDER = {"none": 0, "dcqcn": 1, "swift": 2}
+
+
 def runs(out, prefix):
+    """(label, summary, goodput rows, queue rows) for each DIR/PREFIX.LABEL:
+    policies in the order none, dcqcn, swift, then others; loss rates in
+    increasing order."""
     found = []
-    for d in sorted(out.iterdir()):
+    for d in out.iterdir():
         if d.is_dir() and d.name.startswith(prefix + ".") and (d / "summary.json").exists():
             found.append((d.name[len(prefix) + 1:], *load(d)))
-    return found
+
+    def key(run):
+        label = run[0]
+        try:
+            return (0, float(label), "")
+        except ValueError:
+            return (1, ORDER.get(label, len(ORDER)), label)
+    return sorted(found, key=key)
 
 
 def policy_name(s):

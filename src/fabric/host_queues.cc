@@ -111,7 +111,7 @@ int rc_to_rtr(transport::Qp& qp, const RcPath& p, uint32_t peer_ip, uint32_t pee
   attr.path_mtu = p.mtu;
   attr.dest_qp_num = peer_qpn;
   attr.rq_psn = rq_psn;
-  attr.max_dest_rd_atomic = p.max_rd_atomic;
+  attr.max_dest_rd_atomic = p.max_dest_rd_atomic;
   attr.min_rnr_timer = p.min_rnr_timer;
   // RoCEv2: the peer's GID is its IPv4-mapped IPv6 address.
   attr.ah_attr.is_global = 1;

@@ -74,7 +74,8 @@ struct RcPath {
   uint8_t retry_cnt = 7;
   uint8_t rnr_retry = 7;
   uint8_t min_rnr_timer = 1;
-  uint8_t max_rd_atomic = 16;
+  uint8_t max_rd_atomic = 16;       // as initiator (RTS)
+  uint8_t max_dest_rd_atomic = 16;  // as responder (RTR)
 };
 
 // RESET → INIT, INIT → RTR (toward peer_ip / peer_qpn, expecting rq_psn),
