@@ -257,18 +257,21 @@ ScenarioResult run_scenario(const ScenarioConfig& in) {
   if (c.kind == ScenarioKind::kConvergence) {
     const size_t jb = size_t(c.join_ns / c.bin_ns);
     const size_t lb = size_t(c.leave_ns / c.bin_ns);
-    const auto s0 = smoothed(r.flows[0].bin_bytes, jb, c.smooth_bins);
-    const auto s1 = smoothed(r.flows[1].bin_bytes, jb, c.smooth_bins);
+    // Flow 0 alone, before the join: the reference, in bytes per bin.
+    double alone = 0;
+    for (size_t i = jb / 2; i < jb; ++i) alone += double(r.flows[0].bin_bytes[i]);
+    alone = jb - jb / 2 > 0 ? alone / double(jb - jb / 2) : 0;
+    alone = std::min(alone, double(r.best_goodput_bps) * double(c.bin_ns) / 8e9);
+    const auto s0 = smoothed(r.flows[0].bin_bytes, jb + 1, c.smooth_bins);
+    const auto s1 = smoothed(r.flows[1].bin_bytes, jb + 1, c.smooth_bins);
     // Bins that straddle the join or the leave are left out.
-    const size_t from = jb + 1, to = lb;
-    const size_t b = settled_from(from, to, [&](size_t i) { return jain_index({s0[i], s1[i]}) >= c.fair_jain; });
-    if (b < to) r.join_convergence_ns = int64_t((b + 1) * c.bin_ns) - int64_t(c.join_ns);
-    const double alone_bps =
-        double(std::min(c.fabric.port.rate_bps, c.fabric.host_rate_bps)) * efficiency;
-    const double want_bytes = c.recovered_fraction * alone_bps * double(c.bin_ns) / 8e9;
+    const size_t b = settled_from(jb + 1, lb, [&](size_t i) {
+      return jain_index({s0[i], s1[i]}) >= c.fair_jain && s0[i] + s1[i] >= c.min_utilization * alone;
+    });
+    if (b < lb) r.join_convergence_ns = int64_t((b + 1) * c.bin_ns) - int64_t(c.join_ns);
     const auto a0 = smoothed(r.flows[0].bin_bytes, lb + 1, c.smooth_bins);
-    const size_t b2 = settled_from(lb + 1, nbins, [&](size_t i) { return a0[i] >= want_bytes; });
-    if (b2 < nbins) r.leave_convergence_ns = int64_t((b2 + 1) * c.bin_ns) - int64_t(c.leave_ns);
+    const size_t b2 = settled_from(lb + 1, nbins, [&](size_t i) { return a0[i] >= c.recovered_fraction * alone; });
+    if (b2 < nbins && alone > 0) r.leave_convergence_ns = int64_t((b2 + 1) * c.bin_ns) - int64_t(c.leave_ns);
   }
   return r;
 }
@@ -321,7 +324,7 @@ std::string summary_text(const ScenarioResult& r) {
   if (c.kind == ScenarioKind::kConvergence) {
     auto t = [](int64_t ns) { return ns < 0 ? std::string("not converged") : std::to_string(ns / 1000) + " us"; };
     o << "  convergence: fair share " << t(r.join_convergence_ns) << " after the join; flow 0 back at "
-      << "full rate " << t(r.leave_convergence_ns) << " after the leave\n";
+      << "its rate alone " << t(r.leave_convergence_ns) << " after the leave\n";
   }
   uint64_t messages = 0, verified = 0;
   for (const FlowResult& f : r.flows) {

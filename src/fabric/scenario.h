@@ -39,12 +39,17 @@ struct ScenarioConfig {
   // After duration_ns the senders stop posting; the run goes on until every
   // outstanding message completed, at most this long.
   uint64_t drain_limit_ns = 2'000'000'000;
-  // Convergence: a bin counts as fair when Jain's index of the two flows'
-  // goodput, averaged over `smooth_bins` bins, is at least this.
+  // Convergence. The reference is what flow 0 had alone: its goodput over
+  // the second half of [0, join_ns) (at most the bottleneck's best).
+  // After the join, a bin is fair when Jain's index of the two flows'
+  // goodput, each averaged over `smooth_bins` bins, is at least fair_jain
+  // and together they have at least min_utilization of the reference.
+  // After the leave, flow 0 is back when its averaged goodput is at least
+  // recovered_fraction of the reference. Each must then hold to the end of
+  // its interval.
   double fair_jain = 0.95;
+  double min_utilization = 0.8;
   uint32_t smooth_bins = 5;
-  // ... and flow 0 has recovered after the leave when its smoothed goodput
-  // is at least this fraction of the bottleneck's best goodput.
   double recovered_fraction = 0.9;
 };
 
