@@ -228,8 +228,11 @@ ScenarioResult run_scenario(const ScenarioConfig& in) {
     fr.first_error = f.first_error;
     const uint64_t active = std::min(fr.stop_ns, D) - fr.start_ns;
     fr.goodput_bps = active ? double(fr.bytes) * 8e9 / double(active) : 0;
+    // WRITE WITH IMM and SEND: one receive completion per message, too.
+    const bool receives_ok = c.flow.op == FlowOp::kWrite || f.recv_completions == f.completed;
     intact = intact && f.verified_bytes == f.completed_bytes && f.corrupt_messages == 0 &&
-             f.recv_mismatches == 0 && f.error_completions == 0 && f.completed == f.posted;
+             f.recv_mismatches == 0 && f.error_completions == 0 && f.completed == f.posted &&
+             receives_ok;
   }
   r.data_intact = intact;
 

@@ -201,7 +201,10 @@ bool SimHost::tx_pass() {
     sent += e.q->qp->poll(sim_.now(), std::min(kQpTxBudget, room));
     after_qp_call(qpn, e);
   }
-  last_pass_stalled_ = sent == 0 && !room_ran_out;
+  // A poll that sends nothing is normal (a QP woken with its window
+  // closed); QPs still claiming work after sending nothing would make an
+  // engine spin.
+  last_pass_stalled_ = sent == 0 && !room_ran_out && !active_.empty();
   if (last_pass_stalled_) ++stalled_passes;
   return sent > 0;
 }

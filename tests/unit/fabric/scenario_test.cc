@@ -77,6 +77,26 @@ TEST_P(LossRecovery, GoBackNDeliversEveryByte) {
 
 INSTANTIATE_TEST_SUITE_P(OneAndFivePercent, LossRecovery, ::testing::Values(0.01, 0.05));
 
+class Operations : public ::testing::TestWithParam<FlowOp> {};
+
+TEST_P(Operations, EveryMessageArrivesIntactUnderLossAndIncast) {
+  // Receive completions (WRITE WITH IMM: the immediate is the message
+  // number; SEND: the length) are checked as well as the memory.
+  ScenarioConfig c = base(ScenarioKind::kIncast, 3'000'000);
+  c.senders = 3;
+  c.flow.op = GetParam();
+  c.flow.msg_bytes = 10'000;  // not a multiple of the MTU, nor of 4
+  c.fabric.port.loss = 0.01;
+  const ScenarioResult r = run_scenario(c);
+  expect_intact(r);
+  EXPECT_GT(r.random_losses, 0u);
+  EXPECT_GT(r.bottleneck.tail_drop_packets, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(WriteWriteImmSend, Operations,
+                         ::testing::Values(FlowOp::kWrite, FlowOp::kWriteImm, FlowOp::kSend),
+                         [](const auto& p) { return std::string(flow_op_name(p.param)); });
+
 TEST(Scenario, TheSameSeedGivesTheSameNumbers) {
   ScenarioConfig c = base(ScenarioKind::kLoss, 2'000'000);
   c.fabric.port.loss = 0.02;
