@@ -7,6 +7,8 @@
 #include <cstring>
 #include <new>
 
+#include "fabric/host_queues.h"
+#include "fabric/packet_bytes.h"
 #include "wire/icrc.h"
 
 namespace flexins::transport::test {
@@ -18,6 +20,18 @@ uint8_t* align64(uint8_t* p) {
 }
 
 constexpr uint32_t kMaxInline = 512;
+
+fabric::RcPath rc_path(const QpOptions& o) {
+  fabric::RcPath p;
+  p.mtu = o.mtu;
+  p.access = o.access;
+  p.timeout = o.timeout;
+  p.retry_cnt = o.retry_cnt;
+  p.rnr_retry = o.rnr_retry;
+  p.min_rnr_timer = o.min_rnr_timer;
+  p.max_rd_atomic = o.max_rd_atomic;
+  return p;
+}
 
 }  // namespace
 
@@ -195,45 +209,21 @@ Fabric::Fabric(const QpOptions& a, const QpOptions& b, uint64_t seed) : rng_(see
   sides_.push_back(std::make_unique<Side>(*this, 1, htonl(0x0a000002), 0x000022, b));
 }
 
+// The QP transitions are the fabric simulator's (fabric/host_queues.h);
+// the responder side always offers 16 READ/atomic credits.
 int Fabric::modify_to_init(Qp& qp, uint32_t access) {
-  ibv_qp_attr attr{};
-  attr.qp_state = IBV_QPS_INIT;
-  attr.pkey_index = 0;
-  attr.port_num = 1;
-  attr.qp_access_flags = access;
-  return qp.modify(attr, IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS);
+  fabric::RcPath p;
+  p.access = access;
+  return fabric::rc_to_init(qp, p);
 }
 
 int Fabric::modify_to_rtr(Qp& qp, const QpOptions& o, uint32_t peer_ip, uint32_t peer_qpn,
                           uint32_t rq_psn) {
-  ibv_qp_attr attr{};
-  attr.qp_state = IBV_QPS_RTR;
-  attr.path_mtu = o.mtu;
-  attr.dest_qp_num = peer_qpn;
-  attr.rq_psn = rq_psn;
-  attr.max_dest_rd_atomic = 16;
-  attr.min_rnr_timer = o.min_rnr_timer;
-  attr.ah_attr.is_global = 1;
-  attr.ah_attr.port_num = 1;
-  attr.ah_attr.grh.hop_limit = 64;
-  attr.ah_attr.grh.sgid_index = 0;
-  attr.ah_attr.grh.dgid.raw[10] = 0xff;
-  attr.ah_attr.grh.dgid.raw[11] = 0xff;
-  std::memcpy(attr.ah_attr.grh.dgid.raw + 12, &peer_ip, 4);
-  return qp.modify(attr, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
-                             IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER);
+  return fabric::rc_to_rtr(qp, rc_path(o), peer_ip, peer_qpn, rq_psn);
 }
 
 int Fabric::modify_to_rts(Qp& qp, const QpOptions& o, uint32_t sq_psn) {
-  ibv_qp_attr attr{};
-  attr.qp_state = IBV_QPS_RTS;
-  attr.sq_psn = sq_psn;
-  attr.timeout = o.timeout;
-  attr.retry_cnt = o.retry_cnt;
-  attr.rnr_retry = o.rnr_retry;
-  attr.max_rd_atomic = o.max_rd_atomic;
-  return qp.modify(attr, IBV_QP_STATE | IBV_QP_SQ_PSN | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
-                             IBV_QP_RNR_RETRY | IBV_QP_MAX_QP_RD_ATOMIC);
+  return fabric::rc_to_rts(qp, rc_path(o), sq_psn);
 }
 
 void Fabric::connect() {
@@ -268,20 +258,7 @@ void Fabric::on_transmit(int from, OutPacket& pkt) {
   w.src_ip = src.ip;
   w.src_port = pkt.src_port;
   w.to = pkt.dst_ip == a().ip ? 0 : pkt.dst_ip == b().ip ? 1 : -1;
-  w.bytes.assign(pkt.hdr, pkt.hdr + pkt.hdr_len);
-  for (uint32_t i = 0; i < pkt.iov_count; ++i) {
-    const auto* p = static_cast<const uint8_t*>(pkt.payload[i].iov_base);
-    w.bytes.insert(w.bytes.end(), p, p + pkt.payload[i].iov_len);
-  }
-  w.bytes.resize(w.bytes.size() + pkt.pad, 0);
-  wire::IcrcIpInfo ip;
-  ip.src_ip = src.ip;
-  ip.dst_ip = pkt.dst_ip;
-  ip.src_port = pkt.src_port;
-  iovec part{w.bytes.data(), w.bytes.size()};
-  uint32_t icrc = wire::icrc_compute(ip, std::span<const iovec>(&part, 1));
-  w.bytes.resize(w.bytes.size() + 4);
-  wire::icrc_store(icrc, w.bytes.data() + w.bytes.size() - 4);
+  fabric::udp_payload_of(pkt, src.ip, w.bytes);
   if (w.to < 0 || wire::parse(w.bytes, w.parsed) != wire::ParseError::kOk) {
     ++bad_out_packets;
     return;

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <new>
 
+#include "fabric/packet_bytes.h"
 #include "wire/icrc.h"
 
 namespace flexins::transport::test {
@@ -247,24 +248,14 @@ void Net::flush(int from) {
     w.to = -1;
     for (size_t i = 0; i < hosts_.size(); ++i)
       if (hosts_[i]->ip == pkt.dst_ip) w.to = int(i);
-    w.bytes.assign(pkt.hdr, pkt.hdr + pkt.hdr_len);
     for (uint32_t i = 0; i < pkt.iov_count; ++i) {
       const auto* p = static_cast<const uint8_t*>(pkt.payload[i].iov_base);
       bool inside = false;
       for (const auto& [key, mr] : src.env.by_lkey)
         if (p >= mr.base && p + pkt.payload[i].iov_len <= mr.base + mr.length) inside = true;
       if (!inside) ++iovs_outside_mrs;
-      w.bytes.insert(w.bytes.end(), p, p + pkt.payload[i].iov_len);
     }
-    w.bytes.resize(w.bytes.size() + pkt.pad, 0);
-    wire::IcrcIpInfo ip;
-    ip.src_ip = src.ip;
-    ip.dst_ip = pkt.dst_ip;
-    ip.src_port = pkt.src_port;
-    iovec part{w.bytes.data(), w.bytes.size()};
-    const uint32_t icrc = wire::icrc_compute(ip, std::span<const iovec>(&part, 1));
-    w.bytes.resize(w.bytes.size() + 4);
-    wire::icrc_store(icrc, w.bytes.data() + w.bytes.size() - 4);
+    fabric::udp_payload_of(pkt, src.ip, w.bytes);
     EXPECT_EQ(wire::parse(w.bytes, w.parsed), wire::ParseError::kOk);
     if (w.to < 0) {
       ++unknown_destination;
