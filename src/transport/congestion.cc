@@ -39,11 +39,9 @@ void Congestion::on_sent(uint64_t now_ns, uint32_t wire_bytes, uint32_t psn, boo
                          bool ack_req) {
   if (retransmission) {
     timed_count_ = 0;  // Karn: nothing in flight gives a clean sample any more
-  } else if (ack_req) {
-    if (timed_count_ == kTimedSlots) {  // keep the newest: drop the oldest
-      timed_head_ = (timed_head_ + 1) % kTimedSlots;
-      --timed_count_;
-    }
+  } else if (ack_req && timed_count_ < kTimedSlots) {
+    // When all slots are busy this packet goes untimed: the ACKs of the
+    // ones already timed come first and give their samples.
     timed_[(timed_head_ + timed_count_) % kTimedSlots] = {psn, now_ns};
     ++timed_count_;
   }

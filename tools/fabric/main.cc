@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   CLI::App app{"flexins-fabric: incast, convergence and loss experiments on an emulated switch"};
   ScenarioConfig c;
   std::string scenario = "incast";
-  double rate = 25e9, host_rate = 0, kmin = 5000, kmax = 200000, pmax = 0.01, loss = -1;
+  double rate = 25e9, host_rate = 0, kmin = 5000, kmax = 100000, pmax = 0.1, loss = -1;
   double duration_ms = 20, join_ms = 0, leave_ms = 0, bin_us = 100, sample_us = 5;
   uint64_t buffer = 256 * 1024;
   uint32_t mtu = 4096;
