@@ -204,8 +204,11 @@ int Fabric::modify_to_init(Qp& qp, uint32_t access) {
   return qp.modify(attr, IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS);
 }
 
-int Fabric::modify_to_rtr(Qp& qp, const QpOptions& o, uint32_t peer_ip, uint32_t peer_qpn,
-                          uint32_t rq_psn) {
+namespace {
+
+// INIT → RTR towards `path`.
+int modify_to_rtr_via(Qp& qp, const QpOptions& o, const ibv_ah_attr& path, uint32_t peer_qpn,
+                      uint32_t rq_psn) {
   ibv_qp_attr attr{};
   attr.qp_state = IBV_QPS_RTR;
   attr.path_mtu = o.mtu;
@@ -213,15 +216,33 @@ int Fabric::modify_to_rtr(Qp& qp, const QpOptions& o, uint32_t peer_ip, uint32_t
   attr.rq_psn = rq_psn;
   attr.max_dest_rd_atomic = 16;
   attr.min_rnr_timer = o.min_rnr_timer;
-  attr.ah_attr.is_global = 1;
-  attr.ah_attr.port_num = 1;
-  attr.ah_attr.grh.hop_limit = 64;
-  attr.ah_attr.grh.sgid_index = 0;
-  attr.ah_attr.grh.dgid.raw[10] = 0xff;
-  attr.ah_attr.grh.dgid.raw[11] = 0xff;
-  std::memcpy(attr.ah_attr.grh.dgid.raw + 12, &peer_ip, 4);
+  attr.ah_attr = path;
   return qp.modify(attr, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
                              IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER);
+}
+
+}  // namespace
+
+int Fabric::modify_to_rtr(Qp& qp, const QpOptions& o, uint32_t peer_ip, uint32_t peer_qpn,
+                          uint32_t rq_psn) {
+  ibv_ah_attr path{};
+  path.is_global = 1;
+  path.port_num = 1;
+  path.grh.hop_limit = 64;
+  path.grh.sgid_index = 0;
+  path.grh.dgid.raw[10] = 0xff;
+  path.grh.dgid.raw[11] = 0xff;
+  std::memcpy(path.grh.dgid.raw + 12, &peer_ip, 4);
+  return modify_to_rtr_via(qp, o, path, peer_qpn, rq_psn);
+}
+
+int Fabric::modify_to_rtr_by_lid(Qp& qp, const QpOptions& o, uint16_t peer_lid, uint32_t peer_qpn,
+                                 uint32_t rq_psn) {
+  ibv_ah_attr path{};
+  path.is_global = 0;
+  path.dlid = peer_lid;
+  path.port_num = 1;
+  return modify_to_rtr_via(qp, o, path, peer_qpn, rq_psn);
 }
 
 int Fabric::modify_to_rts(Qp& qp, const QpOptions& o, uint32_t sq_psn) {
