@@ -23,7 +23,9 @@
 # test passes `-mt 1024` and, for ud_bw, `-m 1K`.
 #
 # The client must exit 0 and print a positive bandwidth / a latency in
-# (0, 1 s); neither side may print an error.
+# (0, 1 s), a receive bandwidth no higher than the send bandwidth; neither
+# side may print an error, and neither engine may count a packet with a bad
+# Q_Key or from a peer its QP does not talk to.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/../lib.sh"
 
