@@ -67,10 +67,15 @@ for mode in loopback netns; do
   add "ib_send_bw.ud.all.$mode" perftest.sh "ib_send_bw $mode -c UD -a -n 200"
   add "ib_send_lat.ud.$mode" perftest.sh "ib_send_lat $mode -c UD -n 1000"
 done
-# qperf (over the RDMA CM; its UD tests SKIP, see qperf.sh).
+# qperf: RC over the RDMA CM (-cm1), then without it (qperf's default, and
+# the only way it runs UD): paths are the peer's LID without a GRH, which
+# FlexiNS routes (src/pipe/lid.h; see qperf.sh).
 for mode in loopback netns; do
+  for t in rc_bw rc_lat rc_rdma_write_bw rc_rdma_read_bw; do
+    add "qperf.$t.$mode" qperf.sh "$mode $t 2 cm"
+  done
   for t in rc_bw rc_lat rc_rdma_write_bw rc_rdma_read_bw ud_bw ud_lat; do
-    add "qperf.$t.$mode" qperf.sh "$mode $t 2"
+    add "qperf.$t.lid.$mode" qperf.sh "$mode $t 2 lid"
   done
 done
 

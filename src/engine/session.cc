@@ -628,10 +628,10 @@ void Session::create_ah(std::span<const uint8_t> body, Reply& r) {
   }
   const ibv_ah_attr& a = req.attr;
   transport::AddressHandle ah;
-  // RoCE: an AH is a GRH to an IPv4-mapped GID (no LIDs), on our one port,
-  // from our one GID (as rdma-core's RoCE providers refuse a non-global AH).
-  if (!a.is_global || !transport::ipv4_from_gid(a.grh.dgid, ah.dest_ip) ||
-      a.grh.sgid_index >= DeviceCaps::kGidTableLen || a.port_num != 1) {
+  // A GRH to an IPv4-mapped GID from our one GID (RoCEv2), or, where a RoCE
+  // provider would refuse it, a DLID without a GRH (FlexiNS's LID routing,
+  // pipe/lid.h); on our one port.
+  if (!transport::path_destination(a, engine_.ip_be(), ah.dest_ip) || a.port_num != 1) {
     r.status = EINVAL;
     return;
   }

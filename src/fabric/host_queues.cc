@@ -104,8 +104,8 @@ int rc_to_init(transport::Qp& qp, const RcPath& p) {
   return qp.modify(attr, IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS);
 }
 
-int rc_to_rtr(transport::Qp& qp, const RcPath& p, uint32_t peer_ip, uint32_t peer_qpn,
-              uint32_t rq_psn) {
+int rc_to_rtr_via(transport::Qp& qp, const RcPath& p, const ibv_ah_attr& av, uint32_t peer_qpn,
+                  uint32_t rq_psn) {
   ibv_qp_attr attr{};
   attr.qp_state = IBV_QPS_RTR;
   attr.path_mtu = p.mtu;
@@ -113,16 +113,23 @@ int rc_to_rtr(transport::Qp& qp, const RcPath& p, uint32_t peer_ip, uint32_t pee
   attr.rq_psn = rq_psn;
   attr.max_dest_rd_atomic = p.max_dest_rd_atomic;
   attr.min_rnr_timer = p.min_rnr_timer;
-  // RoCEv2: the peer's GID is its IPv4-mapped IPv6 address.
-  attr.ah_attr.is_global = 1;
-  attr.ah_attr.port_num = 1;
-  attr.ah_attr.grh.hop_limit = 64;
-  attr.ah_attr.grh.sgid_index = 0;
-  attr.ah_attr.grh.dgid.raw[10] = 0xff;
-  attr.ah_attr.grh.dgid.raw[11] = 0xff;
-  std::memcpy(attr.ah_attr.grh.dgid.raw + 12, &peer_ip, 4);
+  attr.ah_attr = av;
   return qp.modify(attr, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
                              IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER);
+}
+
+int rc_to_rtr(transport::Qp& qp, const RcPath& p, uint32_t peer_ip, uint32_t peer_qpn,
+              uint32_t rq_psn) {
+  // RoCEv2: the peer's GID is its IPv4-mapped IPv6 address.
+  ibv_ah_attr av{};
+  av.is_global = 1;
+  av.port_num = 1;
+  av.grh.hop_limit = 64;
+  av.grh.sgid_index = 0;
+  av.grh.dgid.raw[10] = 0xff;
+  av.grh.dgid.raw[11] = 0xff;
+  std::memcpy(av.grh.dgid.raw + 12, &peer_ip, 4);
+  return rc_to_rtr_via(qp, p, av, peer_qpn, rq_psn);
 }
 
 int rc_to_rts(transport::Qp& qp, const RcPath& p, uint32_t sq_psn) {

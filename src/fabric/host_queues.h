@@ -83,6 +83,9 @@ struct RcPath {
 int rc_to_init(transport::Qp& qp, const RcPath& p);
 int rc_to_rtr(transport::Qp& qp, const RcPath& p, uint32_t peer_ip, uint32_t peer_qpn,
               uint32_t rq_psn);
+// INIT → RTR over any path: with a GRH, or a LID (pipe/lid.h).
+int rc_to_rtr_via(transport::Qp& qp, const RcPath& p, const ibv_ah_attr& av, uint32_t peer_qpn,
+                  uint32_t rq_psn);
 int rc_to_rts(transport::Qp& qp, const RcPath& p, uint32_t sq_psn);
 
 }  // namespace flexins::fabric

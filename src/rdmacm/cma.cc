@@ -13,6 +13,7 @@
 #include <cstring>
 #include <new>
 
+#include "pipe/lid.h"
 #include "rdmacm/cm_state.h"
 #include "rdmacm/devices.h"
 #include "rdmacm/qp_setup.h"
@@ -98,6 +99,11 @@ void fill_path(Id* id) {
   const rdma_ib_addr& ib = id->pub.route.addr.addr.ibaddr;
   p.sgid = ib.sgid;
   p.dgid = ib.dgid;
+  // LIDs by FlexiNS's rule (pipe/lid.h), as ibv_query_port reports ours:
+  // the peer's is 0 when it is outside our /16.
+  const uint32_t local_ip = ipv4_of_gid(ib.sgid);
+  p.slid = htons(pipe::port_lid(local_ip));
+  p.dlid = htons(pipe::peer_lid(local_ip, ipv4_of_gid(ib.dgid)));
   p.pkey = htons(kDefaultPkey);
   p.hop_limit = kPathHopLimit;
   p.traffic_class = id->tos;

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "pipe/lid.h"
 #include "rdmacm/devices.h"
 
 namespace flexins::rdmacm {
@@ -41,6 +42,10 @@ void fill_ah_attr(const Id* id, const uint8_t gid[16], ibv_ah_attr* ah) {
   std::memset(ah, 0, sizeof *ah);
   ah->is_global = 1;
   std::memcpy(ah->grh.dgid.raw, gid, 16);
+  // The GRH routes it; the peer's LID (pipe/lid.h) is there for coherence
+  // with ibv_query_port and the work completions' SLID.
+  if (const LocalDevice* dev = device_by_ctx(id->pub.verbs); dev != nullptr)
+    ah->dlid = pipe::peer_lid(dev->ipv4, ipv4_of_gid(ah->grh.dgid));
   ah->grh.sgid_index = 0;
   ah->grh.hop_limit = kHopLimit;
   ah->grh.traffic_class = id->tos;

@@ -50,10 +50,10 @@ void Qp::Impl::set_state(ibv_qp_state s) {
 
 int Qp::Impl::modify(const ibv_qp_attr& attr, int attr_mask) {
   ibv_qp_state next = state;
-  int err = validate_modify(setup.type, state, attr, attr_mask, next);
+  int err = validate_modify(setup.type, state, attr, attr_mask, setup.local_ip, next);
   if (err != 0) return err;
   const ibv_qp_state prev = state;
-  apply_modify(attrs, attr, attr_mask);
+  apply_modify(attrs, attr, attr_mask, setup.local_ip);
   if (next == IBV_QPS_RESET) {
     // IBA 10.3.1: RESET empties both work queues and forgets all state.
     discard_queues();

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "pipe/device_caps.h"
+#include "pipe/lid.h"
 #include "transport/constants.h"
 
 namespace flexins::transport {
@@ -64,7 +65,7 @@ int type_index(ibv_qp_type type) {
 bool known_state(int s) { return s >= IBV_QPS_RESET && s <= IBV_QPS_ERR; }
 
 // Range checks of every attribute present in the mask.
-bool values_ok(const ibv_qp_attr& a, int mask) {
+bool values_ok(const ibv_qp_attr& a, int mask, uint32_t local_ip) {
   if ((mask & IBV_QP_PKEY_INDEX) && a.pkey_index >= DeviceCaps::kMaxPkeys) return false;
   if ((mask & IBV_QP_PORT) && a.port_num != 1) return false;  // one port
   if ((mask & IBV_QP_PATH_MTU) && mtu_bytes(a.path_mtu) == 0) return false;
@@ -78,12 +79,9 @@ bool values_ok(const ibv_qp_attr& a, int mask) {
   if ((mask & IBV_QP_MAX_DEST_RD_ATOMIC) && a.max_dest_rd_atomic > DeviceCaps::kMaxQpRdAtom)
     return false;
   if (mask & IBV_QP_AV) {
-    const ibv_ah_attr& ah = a.ah_attr;
     uint32_t ip = 0;
-    // RoCE: the path is a GRH to an IPv4-mapped GID; no LIDs.
-    if (!ah.is_global || !ipv4_from_gid(ah.grh.dgid, ip)) return false;
-    if (ah.grh.sgid_index >= DeviceCaps::kGidTableLen) return false;
-    if (ah.port_num > 1) return false;
+    if (!path_destination(a.ah_attr, local_ip, ip)) return false;
+    if (a.ah_attr.port_num > 1) return false;
   }
   return true;
 }
@@ -116,8 +114,17 @@ bool ipv4_from_gid(const ibv_gid& gid, uint32_t& ip_net) {
   return true;
 }
 
+bool path_destination(const ibv_ah_attr& ah, uint32_t local_ip, uint32_t& dest_ip) {
+  if (ah.is_global) {
+    // RoCEv2: a GRH to an IPv4-mapped GID, from our one GID.
+    return ipv4_from_gid(ah.grh.dgid, dest_ip) && ah.grh.sgid_index < DeviceCaps::kGidTableLen;
+  }
+  // No GRH: a LID, which plain RoCE cannot route and FlexiNS can.
+  return pipe::ipv4_of_lid(local_ip, ah.dlid, dest_ip);
+}
+
 int validate_modify(ibv_qp_type type, ibv_qp_state current, const ibv_qp_attr& attr, int attr_mask,
-                    ibv_qp_state& next) {
+                    uint32_t local_ip, ibv_qp_state& next) {
   int ti = type_index(type);
   if (ti < 0) return EINVAL;
   if ((attr_mask & IBV_QP_STATE) && !known_state(attr.qp_state)) return EINVAL;
@@ -136,12 +143,12 @@ int validate_modify(ibv_qp_type type, ibv_qp_state current, const ibv_qp_attr& a
     const int required = t.required[ti];
     if ((given & required) != required) return EINVAL;
     if (given & ~(required | t.optional[ti])) return EINVAL;
-    return values_ok(attr, given) ? 0 : EINVAL;
+    return values_ok(attr, given, local_ip) ? 0 : EINVAL;
   }
   return EINVAL;  // SQD, SQE, RTR→RTR, backwards moves: not legal here
 }
 
-void apply_modify(QpAttrs& a, const ibv_qp_attr& attr, int mask) {
+void apply_modify(QpAttrs& a, const ibv_qp_attr& attr, int mask, uint32_t local_ip) {
   ibv_qp_attr& q = a.attr;
   if (mask & IBV_QP_STATE) q.qp_state = attr.qp_state;
   q.cur_qp_state = q.qp_state;
@@ -151,7 +158,7 @@ void apply_modify(QpAttrs& a, const ibv_qp_attr& attr, int mask) {
   if (mask & IBV_QP_QKEY) q.qkey = attr.qkey;
   if (mask & IBV_QP_AV) {
     q.ah_attr = attr.ah_attr;
-    ipv4_from_gid(attr.ah_attr.grh.dgid, a.dest_ip);
+    path_destination(attr.ah_attr, local_ip, a.dest_ip);
   }
   if (mask & IBV_QP_PATH_MTU) {
     q.path_mtu = attr.path_mtu;

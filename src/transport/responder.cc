@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "pipe/device_caps.h"
+#include "pipe/lid.h"
 #include "transport/qp_impl.h"
 #include "transport/sge_walk.h"
 
@@ -541,6 +542,7 @@ void Responder::complete_recv(ibv_wc_status status, uint32_t byte_len, bool with
   c.imm_data = with_imm ? imm : 0;
   c.qp_num = qp_.setup.qpn;
   c.src_qp = qp_.attrs.attr.dest_qp_num;
+  c.slid = pipe::peer_lid(qp_.setup.local_ip, qp_.attrs.dest_ip);  // the peer's LID (pipe/lid.h)
   c.wc_flags = with_imm ? IBV_WC_WITH_IMM : 0;
   c.solicited = solicited ? 1 : 0;
   qp_.push_cqe(qp_.setup.recv_cq, c);

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "pipe/lid.h"
 #include "transport/qp_impl.h"
 #include "transport/recv_wr.h"
 #include "transport/sge_walk.h"
@@ -71,6 +72,9 @@ void UdReceiver::on_packet(const wire::Packet& pkt, const RxMeta& meta) {
   c.opcode = IBV_WC_RECV;
   c.qp_num = qp_.setup.qpn;
   c.src_qp = pkt.deth.src_qp & wire::kQpnMask;
+  // The sender's LID, as a path without a GRH would name it (pipe/lid.h);
+  // 0 if it is outside our /16. The GRH below names it in any case.
+  c.slid = pipe::peer_lid(qp_.setup.local_ip, meta.src_ip);
   c.pkey_index = 0;
   c.solicited = pkt.bth.solicited ? 1 : 0;
 

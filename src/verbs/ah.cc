@@ -7,6 +7,7 @@
 #include <new>
 
 #include "pipe/control_proto.h"
+#include "pipe/lid.h"
 #include "verbs/control_client.h"
 #include "verbs/objects.h"
 
@@ -82,8 +83,16 @@ int ibv_init_ah_from_wc(struct ibv_context* context, uint8_t port_num, struct ib
   ah_attr->sl = wc->sl;
   ah_attr->src_path_bits = wc->dlid_path_bits;
   ah_attr->port_num = port_num;
-  if (!(wc->wc_flags & IBV_WC_GRH) || grh == nullptr) {
-    // RoCE always carries a GRH: without it there is no way back.
+  if (!(wc->wc_flags & IBV_WC_GRH)) {
+    // No GRH (a FlexiNS datagram always has one): as on IB, the way back is
+    // the sender's LID alone, which FlexiNS routes (pipe/lid.h) if it has one.
+    if (wc->slid == pipe::kNoLid) {
+      errno = EINVAL;
+      return -1;
+    }
+    return 0;
+  }
+  if (grh == nullptr) {
     errno = EINVAL;
     return -1;
   }

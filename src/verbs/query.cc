@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "pipe/device_caps.h"
+#include "pipe/lid.h"
 #include "verbs/objects.h"
 #include "verbs/ops.h"
 
@@ -71,7 +72,11 @@ void fill_port_attr(const Context& c, ibv_port_attr& a) {
   a.active_speed = kSpeedEdr;
   a.phys_state = kPhysStateLinkUp;
   a.link_layer = IBV_LINK_LAYER_ETHERNET;
-  a.flags = IBV_QPF_GRH_REQUIRED;  // RoCE: every packet carries a GRH
+  // FlexiNS's LID routing (pipe/lid.h): the port has a LID, and a path
+  // without a GRH to a peer's LID is routed, so a GRH is not required; a
+  // port whose address gives no LID is plain RoCE, where it is.
+  a.lid = pipe::port_lid(c.open.ipv4);
+  a.flags = a.lid != pipe::kNoLid ? 0 : IBV_QPF_GRH_REQUIRED;
 }
 
 void fill_gid_entry(const Context& c, ibv_gid_entry& e) {

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Unmodified ibv_rc_pingpong between two engines (two "hosts"), with data
 # validation (-c: the tool itself exits non-zero on a mismatch).
-#   rc_pingpong.sh SIZE [poll|events|wr_api] [ITERS]
-# (wr_api: -N, posting through ibv_wr_* on ibv_qp_ex)
+#   rc_pingpong.sh SIZE [poll|events|wr_api|lid] [ITERS]
+# (wr_api: -N, posting through ibv_wr_* on ibv_qp_ex; lid: no -g, so each
+# side's QP path is the peer's LID without a GRH, which FlexiNS routes to the
+# host with that LID in its /16: src/pipe/lid.h)
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-size=${1:?usage: rc_pingpong.sh SIZE [poll|events|wr_api] [ITERS]}
+size=${1:?usage: rc_pingpong.sh SIZE [poll|events|wr_api|lid] [ITERS]}
 mode=${2:-poll}
 # About a second of traffic at each size, even on a busy 2-core machine.
 default_iters() {
@@ -22,7 +24,8 @@ case $mode in
   poll) ;;
   events) args+=(-e) ;;
   wr_api) args+=(-N) ;;
-  *) fail "mode must be poll, events or wr_api, got '$mode'" ;;
+  lid) args=(-c -s "$size" -n "$iters") ;;
+  *) fail "mode must be poll, events, wr_api or lid, got '$mode'" ;;
 esac
 
 start_engine "$ADDR_A"
@@ -32,3 +35,10 @@ pingpong pp "$ADDR_B" "$ADDR_A" "$PORT_BASE" "${args[@]}"
 assert_pingpong_ok pp "$size" "$iters"
 assert_engine_alive "$ADDR_A"
 assert_engine_alive "$ADDR_B"
+if [[ $mode == lid ]]; then
+  # Each side learned the other's LID (127.0.SLOT.N -> 0xSSNN) and no GID.
+  lid_a=$(printf '0x%04x' $(((TEST_SLOT << 8) | 1)))
+  lid_b=$(printf '0x%04x' $(((TEST_SLOT << 8) | 2)))
+  assert_log_matches pp.server "remote address: LID $lid_a, QPN 0x[0-9a-f]{6}, PSN 0x[0-9a-f]{6}, GID ::$"
+  assert_log_matches pp.client "remote address: LID $lid_b, QPN 0x[0-9a-f]{6}, PSN 0x[0-9a-f]{6}, GID ::$"
+fi

@@ -4,8 +4,18 @@
 # (InfiniBand BTH over UDP 4791) with the fields as sent, and an independent
 # ICRC computation (zlib, over the real IP header the kernel wrote) must agree
 # with every packet's ICRC.
+#   wire_capture.sh [gid|lid]
+# gid (the default): ibv_rc_pingpong -g 0, paths through a GRH; lid: no -g,
+# paths by the peer's LID alone (FlexiNS's LID routing, src/pipe/lid.h),
+# which must leave as the same ordinary RoCEv2.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
+
+case ${1:-gid} in
+  gid) path_args=(-g 0) ;;
+  lid) path_args=() ;;
+  *) fail "usage: wire_capture.sh [gid|lid]" ;;
+esac
 
 command -v tshark >/dev/null || fail "tshark is not installed (scripts/setup.sh installs it)"
 
@@ -19,7 +29,7 @@ wait_log tshark "Capturing on" 20 || fail "tshark did not start capturing"
 sleep 0.5
 
 # 5000 bytes at MTU 1024: SEND First, Middle and Last packets, plus ACKs.
-pingpong pp "$ADDR_B" "$ADDR_A" "$PORT_BASE" -g 0 -c -m 1024 -s 5000 -n 20
+pingpong pp "$ADDR_B" "$ADDR_A" "$PORT_BASE" "${path_args[@]}" -c -m 1024 -s 5000 -n 20
 assert_pingpong_ok pp 5000 20
 sleep 0.5
 kill -INT "$tshark_pid" 2>/dev/null

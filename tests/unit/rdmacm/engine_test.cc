@@ -97,6 +97,10 @@ class CmEngine : public ::testing::Test {
     ack(expect_event(client_ch_, RDMA_CM_EVENT_ROUTE_RESOLVED));
     ASSERT_EQ(client_->route.num_paths, 1);
     EXPECT_GE(client_->route.path_rec->mtu, IBV_MTU_256);
+    // LIDs as ibv_query_port reports them (pipe/lid.h): 127.0.0.3 -> 3,
+    // on both ends (the listener is the same engine).
+    EXPECT_EQ(ntohs(client_->route.path_rec->slid), 0x0003);
+    EXPECT_EQ(ntohs(client_->route.path_rec->dlid), 0x0003);
   }
 
   ibv_qp_init_attr qp_attr(ibv_context* ctx) {
@@ -321,6 +325,10 @@ TEST_F(CmEngine, AnApplicationMovesItsOwnQpWithInitQpAttrAndEstablish) {
     attr.qp_state = s;
     int mask = 0;
     ASSERT_EQ(rdma_init_qp_attr(client_, &attr, &mask), 0) << strerror(errno);
+    if (s == IBV_QPS_RTR) {
+      EXPECT_EQ(attr.ah_attr.is_global, 1) << "the CM routes by GRH";
+      EXPECT_EQ(attr.ah_attr.dlid, 0x0003) << "and names the peer's LID beside it";
+    }
     ASSERT_EQ(ibv_modify_qp(qp, &attr, mask), 0);
   };
   move(IBV_QPS_INIT);

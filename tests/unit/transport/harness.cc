@@ -222,6 +222,15 @@ int Fabric::modify_to_rtr(Qp& qp, const QpOptions& o, uint32_t peer_ip, uint32_t
   return fabric::rc_to_rtr(qp, rc_path(o), peer_ip, peer_qpn, rq_psn);
 }
 
+int Fabric::modify_to_rtr_by_lid(Qp& qp, const QpOptions& o, uint16_t peer_lid, uint32_t peer_qpn,
+                                 uint32_t rq_psn) {
+  ibv_ah_attr path{};
+  path.is_global = 0;
+  path.dlid = peer_lid;
+  path.port_num = 1;
+  return fabric::rc_to_rtr_via(qp, rc_path(o), path, peer_qpn, rq_psn);
+}
+
 int Fabric::modify_to_rts(Qp& qp, const QpOptions& o, uint32_t sq_psn) {
   return fabric::rc_to_rts(qp, rc_path(o), sq_psn);
 }

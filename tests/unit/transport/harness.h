@@ -173,6 +173,9 @@ class Fabric {
   static int modify_to_init(Qp& qp, uint32_t access);
   static int modify_to_rtr(Qp& qp, const QpOptions& o, uint32_t peer_ip, uint32_t peer_qpn,
                            uint32_t rq_psn);
+  // The same with no GRH, only the peer's LID (FlexiNS's LID routing).
+  static int modify_to_rtr_by_lid(Qp& qp, const QpOptions& o, uint16_t peer_lid, uint32_t peer_qpn,
+                                  uint32_t rq_psn);
   static int modify_to_rts(Qp& qp, const QpOptions& o, uint32_t sq_psn);
 
   // ---- the wire

@@ -55,9 +55,12 @@ int mask_for(ibv_qp_state from, ibv_qp_state to) {
   return IBV_QP_STATE;
 }
 
-int validate(ibv_qp_state from, const ibv_qp_attr& a, int mask) {
+// This device's address (network byte order); valid_attr's GID names 10.0.0.2.
+const uint32_t kLocalIp = htonl(0x0a000001);
+
+int validate(ibv_qp_state from, const ibv_qp_attr& a, int mask, uint32_t local_ip = kLocalIp) {
   ibv_qp_state next;
-  return validate_modify(IBV_QPT_RC, from, a, mask, next);
+  return validate_modify(IBV_QPT_RC, from, a, mask, local_ip, next);
 }
 
 TEST(ModifyQp, EveryTransitionIsLegalOrEinval) {
@@ -132,8 +135,13 @@ TEST(ModifyQp, OutOfRangeValuesAreEinval) {
        [](ibv_qp_attr& a) { a.min_rnr_timer = 32; }},
       {"max dest rd atomic 17", IBV_QPS_INIT, IBV_QPS_RTR, kRtrMask,
        [](ibv_qp_attr& a) { a.max_dest_rd_atomic = 17; }},
-      {"not global", IBV_QPS_INIT, IBV_QPS_RTR, kRtrMask,
+      {"not global, no DLID", IBV_QPS_INIT, IBV_QPS_RTR, kRtrMask,
        [](ibv_qp_attr& a) { a.ah_attr.is_global = 0; }},
+      {"not global, permissive DLID", IBV_QPS_INIT, IBV_QPS_RTR, kRtrMask,
+       [](ibv_qp_attr& a) {
+         a.ah_attr.is_global = 0;
+         a.ah_attr.dlid = 0xffff;
+       }},
       {"not an IPv4-mapped gid", IBV_QPS_INIT, IBV_QPS_RTR, kRtrMask,
        [](ibv_qp_attr& a) { a.ah_attr.grh.dgid.raw[0] = 0xfe; }},
       {"sgid index 1", IBV_QPS_INIT, IBV_QPS_RTR, kRtrMask,
@@ -152,6 +160,86 @@ TEST(ModifyQp, OutOfRangeValuesAreEinval) {
     c.spoil(a);
     EXPECT_EQ(validate(c.from, a, c.mask), EINVAL) << c.what;
   }
+}
+
+// FlexiNS's LID routing (pipe/lid.h): where a path leads, with and
+// without a GRH.
+TEST(PathDestination, AGrhLeadsToItsGidsAddressAndADlidBesideItIsIgnored) {
+  ibv_ah_attr ah = valid_attr(IBV_QPS_RTR).ah_attr;
+  ah.dlid = 0x0007;
+  uint32_t dest = 0;
+  ASSERT_TRUE(path_destination(ah, kLocalIp, dest));
+  EXPECT_EQ(dest, htonl(0x0a000002));
+  ah.grh.sgid_index = 1;  // we have one GID
+  EXPECT_FALSE(path_destination(ah, kLocalIp, dest));
+}
+
+TEST(PathDestination, WithoutAGrhADlidLeadsToThatHostInOurSlash16) {
+  ibv_ah_attr ah{};
+  ah.is_global = 0;
+  ah.port_num = 1;
+  ah.dlid = 0x0102;
+  ah.grh.sgid_index = 5;  // no GRH: its fields are not looked at
+  uint32_t dest = 0;
+  ASSERT_TRUE(path_destination(ah, htonl(0x0a140304), dest));  // from 10.20.3.4
+  EXPECT_EQ(dest, htonl(0x0a140102));                           // 10.20.1.2
+  ah.dlid = 0;
+  EXPECT_FALSE(path_destination(ah, htonl(0x0a140304), dest)) << "LID 0 names no host";
+  ah.dlid = 0xffff;
+  EXPECT_FALSE(path_destination(ah, htonl(0x0a140304), dest)) << "the permissive LID";
+  ah.dlid = 0x0102;
+  EXPECT_FALSE(path_destination(ah, htonl(0x0a140000), dest)) << "10.20.0.0 has no LID to route from";
+}
+
+TEST(ModifyQp, AnRcPathWithoutAGrhTakesTheDlidsHostAndQueryShowsThePathAsGiven) {
+  ibv_qp_attr a = valid_attr(IBV_QPS_RTR);
+  std::memset(&a.ah_attr.grh, 0, sizeof a.ah_attr.grh);
+  a.ah_attr.is_global = 0;
+  a.ah_attr.dlid = 0x0002;
+  a.ah_attr.sl = 0;
+  EXPECT_EQ(validate(IBV_QPS_INIT, a, kRtrMask), 0);
+  EXPECT_EQ(validate(IBV_QPS_INIT, a, kRtrMask, htonl(0x0a000000)), EINVAL)
+      << "an engine without a LID routes none";
+  QpAttrs attrs;
+  apply_modify(attrs, a, kRtrMask, kLocalIp);
+  EXPECT_EQ(attrs.dest_ip, htonl(0x0a000002));
+  EXPECT_EQ(attrs.attr.ah_attr.is_global, 0);
+  EXPECT_EQ(attrs.attr.ah_attr.dlid, 0x0002);
+}
+
+// A (10.0.0.1) and B (10.0.0.2) connected by paths that carry no GRH, only
+// each other's LID, as qperf connects them without the RDMA CM.
+TEST(ModifyQp, RcQpsConnectedByLidAloneCarryDataAndReportThePeersLid) {
+  Fabric f;
+  Side& a = f.a();
+  Side& b = f.b();
+  ASSERT_EQ(a.ip, htonl(0x0a000001));
+  ASSERT_EQ(b.ip, htonl(0x0a000002));
+  ASSERT_EQ(Fabric::modify_to_init(*a.qp, a.opt.access), 0);
+  ASSERT_EQ(Fabric::modify_to_init(*b.qp, b.opt.access), 0);
+  ASSERT_EQ(Fabric::modify_to_rtr_by_lid(*a.qp, a.opt, 0x0002, b.qpn, 0x200), 0);
+  ASSERT_EQ(Fabric::modify_to_rtr_by_lid(*b.qp, b.opt, 0x0001, a.qpn, 0x100), 0);
+  ASSERT_EQ(Fabric::modify_to_rts(*a.qp, a.opt, 0x100), 0);
+  ASSERT_EQ(Fabric::modify_to_rts(*b.qp, b.opt, 0x200), 0);
+
+  constexpr uint32_t kSize = 3000;  // three packets at MTU 1024
+  Buffer src = a.reg(kSize);
+  Buffer dst = b.reg(kSize);
+  for (uint32_t i = 0; i < kSize; ++i) src.data[i] = uint8_t(i * 7);
+  b.post_recv(1, {dst.sge(0, kSize)});
+  a.post_send(make_wqe(2, IBV_WR_SEND), {src.sge(0, kSize)});
+  f.run();
+
+  auto sc = a.send_cqes();
+  ASSERT_EQ(sc.size(), 1u);
+  EXPECT_EQ(sc[0].status, IBV_WC_SUCCESS);
+  auto rc = b.recv_cqes();
+  ASSERT_EQ(rc.size(), 1u);
+  EXPECT_EQ(rc[0].status, IBV_WC_SUCCESS);
+  EXPECT_EQ(rc[0].byte_len, kSize);
+  EXPECT_EQ(rc[0].slid, 0x0001) << "the sender's LID";
+  EXPECT_EQ(std::memcmp(dst.data, src.data, kSize), 0);
+  EXPECT_EQ(b.counters().rx_drop_misaddressed.get(), 0u);
 }
 
 TEST(ModifyQp, ClaimedCurrentStateMustMatch) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "net_harness.h"
+#include "transport/qp_state.h"
 #include "transport/ud_receiver.h"
 
 namespace flexins::transport::test {
@@ -94,7 +95,7 @@ TEST_F(UdTest, DatagramArrivesBehindAHandCheckedGrh) {
   EXPECT_EQ(rc[0].qp_num, qb->qpn);
   EXPECT_EQ(rc[0].src_qp, qa->qpn);
   EXPECT_EQ(rc[0].pkey_index, 0);
-  EXPECT_EQ(rc[0].slid, 0);
+  EXPECT_EQ(rc[0].slid, 0x0001) << "10.0.0.1's LID (pipe/lid.h)";
   EXPECT_EQ(rc[0].sl, 0);
 
   // The GRH area: 20 zero bytes, then the IPv4 header of the packet from
@@ -107,6 +108,48 @@ TEST_F(UdTest, DatagramArrivesBehindAHandCheckedGrh) {
   EXPECT_EQ(std::memcmp(dst.data + kGrhIpv4Offset, expected_ipv4, sizeof expected_ipv4), 0);
   EXPECT_EQ(std::memcmp(dst.data + kGrhBytes, src.data, kSize), 0);
   for (size_t i = kGrhBytes + kSize; i < dst.size; ++i) ASSERT_EQ(dst.data[i], 0xee) << "wrote past";
+}
+
+// qperf without the RDMA CM: an AH with no GRH, only the peer's LID. The
+// engine resolves it with path_destination (as Session::create_ah does) and
+// the datagram arrives as any other: behind a GRH area, with the sender's
+// LID in the completion.
+TEST_F(UdTest, AnAddressHandleWithoutAGrhReachesTheDlidsHost) {
+  build();
+  ibv_ah_attr attr{};
+  attr.is_global = 0;
+  attr.dlid = 0x0002;  // 10.0.0.2, seen from 10.0.0.1
+  attr.port_num = 1;
+  AddressHandle ah;
+  ah.pd = a.pd;
+  ASSERT_TRUE(path_destination(attr, a.ip, ah.dest_ip));
+  ASSERT_EQ(ah.dest_ip, b.ip);
+  const uint32_t by_lid = 99;
+  a.env.ahs[by_lid] = ah;
+
+  constexpr uint32_t kSize = 2048;  // qperf ud_bw's message size
+  Buffer src = a.reg(kSize);
+  fill_pattern(src.data, kSize, 3);
+  Buffer dst = b.reg(kGrhBytes + kSize);  // qperf: msg_size + GRH_SIZE
+  qb->post_recv(1, {dst.sge(0, uint32_t(dst.size))});
+  pipe::SendWqe w = ud_wqe(7);
+  w.ah = by_lid;
+  qa->post_send(w, {src.sge(0, kSize)});
+  net.run();
+
+  auto rc = b_recv->drain();
+  ASSERT_EQ(rc.size(), 1u);
+  EXPECT_EQ(rc[0].status, IBV_WC_SUCCESS);
+  EXPECT_EQ(rc[0].byte_len, kGrhBytes + kSize);
+  EXPECT_EQ(rc[0].wc_flags, unsigned(IBV_WC_GRH));
+  EXPECT_EQ(rc[0].slid, 0x0001);
+  EXPECT_EQ(rc[0].src_qp, qa->qpn);
+  EXPECT_EQ(std::memcmp(dst.data + kGrhIpv4Offset + 12, &a.ip, 4), 0) << "GRH: IPv4 source";
+  EXPECT_EQ(std::memcmp(dst.data + kGrhIpv4Offset + 16, &b.ip, 4), 0) << "GRH: IPv4 destination";
+  EXPECT_EQ(std::memcmp(dst.data + kGrhBytes, src.data, kSize), 0);
+  auto sc = a_send->drain();
+  ASSERT_EQ(sc.size(), 1u);
+  EXPECT_EQ(sc[0].status, IBV_WC_SUCCESS);
 }
 
 TEST(UdGrh, Ipv4HeaderChecksumsToAllOnes) {

@@ -108,10 +108,16 @@ TEST(VerbsAh, FromAnIpv4GrhTheSourceBecomesTheDestination) {
   EXPECT_EQ(ah.grh.traffic_class, 0x28);
   const uint8_t want[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 7};
   EXPECT_EQ(std::memcmp(ah.grh.dgid.raw, want, 16), 0);
-  wc.wc_flags = 0;  // RoCE without a GRH: no way back
+  EXPECT_EQ(ah.dlid, 0) << "the completion's SLID";
+  wc.wc_flags = 0;  // no GRH and no SLID: no way back
   errno = 0;
   EXPECT_EQ(ibv_init_ah_from_wc(ctx, 1, &wc, nullptr, &ah), -1);
   EXPECT_EQ(errno, EINVAL);
+  wc.slid = 0x0a07;  // no GRH, a SLID: back by LID (pipe/lid.h), as on IB
+  ASSERT_EQ(ibv_init_ah_from_wc(ctx, 1, &wc, nullptr, &ah), 0);
+  EXPECT_EQ(ah.is_global, 0);
+  EXPECT_EQ(ah.dlid, 0x0a07);
+  EXPECT_EQ(ah.port_num, 1);
 }
 
 TEST(VerbsUnsupported, FailCleanly) {

@@ -85,4 +85,15 @@ inline ibv_context* open_engine_device() {
   return ctx;
 }
 
+// Posts one receive of [buf, buf + len) on QP.
+inline int post_recv(ibv_qp* qp, void* buf, uint32_t len, uint32_t lkey, uint64_t wr_id) {
+  ibv_sge s{reinterpret_cast<uintptr_t>(buf), len, lkey};
+  ibv_recv_wr w{};
+  w.wr_id = wr_id;
+  w.sg_list = &s;
+  w.num_sge = 1;
+  ibv_recv_wr* bad;
+  return ibv_post_recv(qp, &w, &bad);
+}
+
 }  // namespace flexins::verbs::testing

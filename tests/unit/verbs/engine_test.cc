@@ -25,6 +25,7 @@ namespace {
 
 using testing::EngineProcess;
 using testing::open_engine_device;
+using testing::post_recv;
 
 class WithEngine : public ::testing::Test {
  protected:
@@ -63,8 +64,10 @@ class WithEngine : public ::testing::Test {
     a.cap.max_inline_data = inline_bytes;
     return ibv_create_qp(pd_, &a);
   }
-  // RESET → INIT → RTR → RTS, talking to `remote_qpn` on our own address.
-  void connect(ibv_qp* qp, uint32_t remote_qpn) {
+  // RESET → INIT → RTR → RTS, talking to `remote_qpn` on our own address:
+  // through a GRH to our GID, or (by_lid) with no GRH, only our port's LID
+  // (FlexiNS's LID routing, as ibv_rc_pingpong without -g and qperf use it).
+  void connect(ibv_qp* qp, uint32_t remote_qpn, bool by_lid = false) {
     ibv_qp_attr a{};
     a.qp_state = IBV_QPS_INIT;
     a.pkey_index = 0;
@@ -80,9 +83,16 @@ class WithEngine : public ::testing::Test {
     a.rq_psn = 0;
     a.max_dest_rd_atomic = 1;
     a.min_rnr_timer = 12;
-    a.ah_attr.is_global = 1;
-    ASSERT_EQ(ibv_query_gid(ctx_, 1, 0, &a.ah_attr.grh.dgid), 0);
-    a.ah_attr.grh.hop_limit = 64;
+    if (by_lid) {
+      ibv_port_attr port;
+      ASSERT_EQ(ibv_query_port(ctx_, 1, reinterpret_cast<_compat_ibv_port_attr*>(&port)), 0);
+      a.ah_attr.is_global = 0;
+      a.ah_attr.dlid = port.lid;
+    } else {
+      a.ah_attr.is_global = 1;
+      ASSERT_EQ(ibv_query_gid(ctx_, 1, 0, &a.ah_attr.grh.dgid), 0);
+      a.ah_attr.grh.hop_limit = 64;
+    }
     a.ah_attr.port_num = 1;
     ASSERT_EQ(ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
                                         IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
@@ -100,6 +110,18 @@ class WithEngine : public ::testing::Test {
                                         IBV_QP_MAX_QP_RD_ATOMIC),
               0);
     EXPECT_EQ(qp->state, IBV_QPS_RTS);
+  }
+  // One signaled SEND of [buf, buf + len).
+  int post_send1(ibv_qp* qp, uint64_t wr_id, const void* buf, uint32_t len, uint32_t lkey) {
+    ibv_sge sge{reinterpret_cast<uintptr_t>(buf), len, lkey};
+    ibv_send_wr wr{};
+    wr.wr_id = wr_id;
+    wr.sg_list = &sge;
+    wr.num_sge = 1;
+    wr.opcode = IBV_WR_SEND;
+    wr.send_flags = IBV_SEND_SIGNALED;
+    ibv_send_wr* bad;
+    return ibv_post_send(qp, &wr, &bad);
   }
   // Poll until `n` completions arrive (or 5 s pass).
   std::vector<ibv_wc> poll_n(ibv_cq* cq, size_t n) {
@@ -131,6 +153,11 @@ TEST_F(WithEngine, QueriesDescribeARoceV2Port) {
   EXPECT_EQ(port.state, IBV_PORT_ACTIVE);
   EXPECT_EQ(port.link_layer, IBV_LINK_LAYER_ETHERNET);
   EXPECT_EQ(port.gid_tbl_len, 1);
+  // FlexiNS's LID routing (pipe/lid.h): 127.0.0.3 has LID 0x0003, and a
+  // path needs no GRH.
+  EXPECT_EQ(port.lid, 0x0003);
+  EXPECT_EQ(port.lmc, 0);
+  EXPECT_EQ(port.flags & IBV_QPF_GRH_REQUIRED, 0u);
   EXPECT_EQ(ibv_query_port(ctx_, 2, reinterpret_cast<_compat_ibv_port_attr*>(&port)), EINVAL);
   // The exported symbol fills the old 48-byte structure and nothing after.
   ibv_port_attr old;
@@ -319,6 +346,66 @@ TEST_F(WithEngine, QueuePairStatesAndPostingErrnos) {
   EXPECT_EQ(ibv_destroy_cq(cq), 0);
 }
 
+TEST_F(WithEngine, QpsConnectedByLidAloneExchangeData) {
+  ibv_cq* cq = make_cq();
+  ASSERT_NE(cq, nullptr);
+  ibv_qp* a = make_rc_qp(cq);
+  ibv_qp* b = make_rc_qp(cq);
+  ASSERT_TRUE(a && b);
+  // A path without a GRH needs a LID that names a host.
+  {
+    ibv_qp_attr init{};
+    init.qp_state = IBV_QPS_INIT;
+    init.port_num = 1;
+    ASSERT_EQ(ibv_modify_qp(a, &init, IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS), 0);
+    ibv_qp_attr rtr{};
+    rtr.qp_state = IBV_QPS_RTR;
+    rtr.path_mtu = IBV_MTU_1024;
+    rtr.dest_qp_num = b->qp_num;
+    rtr.min_rnr_timer = 12;
+    rtr.ah_attr.port_num = 1;
+    const int mask = IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
+                     IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER;
+    for (uint16_t bad : {uint16_t(0), uint16_t(0xffff)}) {
+      rtr.ah_attr.dlid = bad;
+      EXPECT_EQ(ibv_modify_qp(a, &rtr, mask), EINVAL) << "DLID " << bad;
+    }
+    ibv_qp_attr reset{};
+    reset.qp_state = IBV_QPS_RESET;
+    ASSERT_EQ(ibv_modify_qp(a, &reset, IBV_QP_STATE), 0);
+  }
+  connect(a, b->qp_num, true);
+  connect(b, a->qp_num, true);
+  ibv_qp_attr qattr{};
+  ibv_qp_init_attr qinit{};
+  ASSERT_EQ(ibv_query_qp(a, &qattr, IBV_QP_AV, &qinit), 0);
+  EXPECT_EQ(qattr.ah_attr.is_global, 0) << "the path as it was given";
+  EXPECT_EQ(qattr.ah_attr.dlid, 0x0003);
+
+  std::vector<uint8_t> src(3000), dst(4096, 0);
+  std::mt19937 rng(6);
+  for (auto& x : src) x = uint8_t(rng());
+  ibv_mr* smr = ibv_reg_mr(pd_, src.data(), src.size(), IBV_ACCESS_LOCAL_WRITE);
+  ibv_mr* dmr = ibv_reg_mr(pd_, dst.data(), dst.size(), IBV_ACCESS_LOCAL_WRITE);
+  ASSERT_TRUE(smr && dmr);
+  ASSERT_EQ(post_recv(b, dst.data(), 4096, dmr->lkey, 1), 0);
+  ASSERT_EQ(post_send1(a, 2, src.data(), 3000, smr->lkey), 0);
+  auto wc = poll_n(cq, 2);
+  ASSERT_EQ(wc.size(), 2u);
+  for (const ibv_wc& w : wc) {
+    EXPECT_EQ(w.status, IBV_WC_SUCCESS) << ibv_wc_status_str(w.status);
+    if (w.opcode != IBV_WC_RECV) continue;
+    EXPECT_EQ(w.byte_len, 3000u);
+    EXPECT_EQ(w.slid, 0x0003) << "the sender's LID";
+  }
+  EXPECT_EQ(std::memcmp(dst.data(), src.data(), 3000), 0);
+  EXPECT_EQ(ibv_destroy_qp(a), 0);
+  EXPECT_EQ(ibv_destroy_qp(b), 0);
+  EXPECT_EQ(ibv_dereg_mr(smr), 0);
+  EXPECT_EQ(ibv_dereg_mr(dmr), 0);
+  EXPECT_EQ(ibv_destroy_cq(cq), 0);
+}
+
 TEST_F(WithEngine, DataMovesBetweenTwoConnectedQps) {
   ibv_comp_channel* ch = ibv_create_comp_channel(ctx_);
   ASSERT_NE(ch, nullptr);
@@ -340,23 +427,9 @@ TEST_F(WithEngine, DataMovesBetweenTwoConnectedQps) {
   ASSERT_TRUE(smr && dmr);
 
   // SEND a → b.
-  ibv_sge rsge{reinterpret_cast<uintptr_t>(dst.data()), 4096, dmr->lkey};
-  ibv_recv_wr rwr{};
-  rwr.wr_id = 7;
-  rwr.sg_list = &rsge;
-  rwr.num_sge = 1;
-  ibv_recv_wr* bad_r;
-  ASSERT_EQ(ibv_post_recv(b, &rwr, &bad_r), 0);
+  ASSERT_EQ(post_recv(b, dst.data(), 4096, dmr->lkey, 7), 0);
   ASSERT_EQ(ibv_req_notify_cq(cq_a, 0), 0);
-  ibv_sge ssge{reinterpret_cast<uintptr_t>(src.data()), 3000, smr->lkey};
-  ibv_send_wr swr{};
-  swr.wr_id = 9;
-  swr.sg_list = &ssge;
-  swr.num_sge = 1;
-  swr.opcode = IBV_WR_SEND;
-  swr.send_flags = IBV_SEND_SIGNALED;
-  ibv_send_wr* bad_s;
-  ASSERT_EQ(ibv_post_send(a, &swr, &bad_s), 0);
+  ASSERT_EQ(post_send1(a, 9, src.data(), 3000, smr->lkey), 0);
   auto rwc = poll_n(cq_b, 1);
   ASSERT_EQ(rwc.size(), 1u);
   EXPECT_EQ(rwc[0].status, IBV_WC_SUCCESS) << ibv_wc_status_str(rwc[0].status);
@@ -389,6 +462,7 @@ TEST_F(WithEngine, DataMovesBetweenTwoConnectedQps) {
   wwr.send_flags = IBV_SEND_SIGNALED | IBV_SEND_INLINE;
   wwr.wr.rdma.remote_addr = reinterpret_cast<uintptr_t>(dst.data()) + 5000;
   wwr.wr.rdma.rkey = dmr->rkey;
+  ibv_send_wr* bad_s;
   ASSERT_EQ(ibv_post_send(a, &wwr, &bad_s), 0);
   swc = poll_n(cq_a, 1);
   ASSERT_EQ(swc.size(), 1u);

@@ -20,6 +20,7 @@ namespace {
 
 using testing::EngineProcess;
 using testing::open_engine_device;
+using testing::post_recv;
 
 constexpr uint32_t kQkey = 0x11111111;
 constexpr uint32_t kGrh = 40;
@@ -153,15 +154,6 @@ class UdSrqWithEngine : public ::testing::Test {
     ibv_send_wr* bad;
     return ibv_post_send(qp, &w, &bad);
   }
-  int post_recv(ibv_qp* qp, void* buf, uint32_t len, uint32_t lkey, uint64_t wr_id) {
-    ibv_sge s{reinterpret_cast<uintptr_t>(buf), len, lkey};
-    ibv_recv_wr w{};
-    w.wr_id = wr_id;
-    w.sg_list = &s;
-    w.num_sge = 1;
-    ibv_recv_wr* bad;
-    return ibv_post_recv(qp, &w, &bad);
-  }
   int post_srq(ibv_srq* srq, void* buf, uint32_t len, uint32_t lkey, uint64_t wr_id) {
     ibv_sge s{reinterpret_cast<uintptr_t>(buf), len, lkey};
     ibv_recv_wr w{};
@@ -181,10 +173,14 @@ EngineProcess* UdSrqWithEngine::engine_ = nullptr;
 
 TEST_F(UdSrqWithEngine, AddressHandlesAreValidatedAndHoldTheirPd) {
   ibv_ah_attr a = ah_to_self();
-  a.is_global = 0;  // RoCE has no LIDs: a path is a GRH
-  errno = 0;
-  EXPECT_EQ(ibv_create_ah(pd_, &a), nullptr);
-  EXPECT_EQ(errno, EINVAL);
+  // No GRH: only a LID that names a host leads anywhere (pipe/lid.h).
+  a.is_global = 0;
+  for (uint16_t bad : {uint16_t(0), uint16_t(0xffff)}) {
+    a.dlid = bad;
+    errno = 0;
+    EXPECT_EQ(ibv_create_ah(pd_, &a), nullptr) << "DLID " << bad;
+    EXPECT_EQ(errno, EINVAL);
+  }
   a = ah_to_self();
   a.grh.dgid.raw[10] = 0;  // not IPv4-mapped
   EXPECT_EQ(ibv_create_ah(pd_, &a), nullptr);
@@ -244,6 +240,7 @@ TEST_F(UdSrqWithEngine, DatagramsCarryAGrhThatLeadsBackToTheSender) {
   EXPECT_EQ(ntohl(wc.imm_data), 77u);
   EXPECT_EQ(wc.src_qp, a->qp_num);
   EXPECT_EQ(wc.qp_num, b->qp_num);
+  EXPECT_EQ(wc.slid, 0x0003) << "127.0.0.3's LID (pipe/lid.h)";
   EXPECT_EQ(std::memcmp(rbuf.data() + kGrh, sbuf.data(), kSize), 0);
 
   // The way back, from the completion and the GRH alone.
@@ -251,6 +248,7 @@ TEST_F(UdSrqWithEngine, DatagramsCarryAGrhThatLeadsBackToTheSender) {
   ibv_wc wc_copy = wc;
   ASSERT_EQ(ibv_init_ah_from_wc(ctx_, 1, &wc_copy, reinterpret_cast<ibv_grh*>(rbuf.data()), &back), 0);
   EXPECT_EQ(back.is_global, 1);
+  EXPECT_EQ(back.dlid, 0x0003) << "the SLID, beside the GRH that routes it";
   EXPECT_EQ(std::memcmp(back.grh.dgid.raw, gid_.raw, 16), 0) << "the sender's GID (::ffff:ADDR)";
   ibv_ah* reply_ah = ibv_create_ah_from_wc(pd_, &wc_copy, reinterpret_cast<ibv_grh*>(rbuf.data()), 1);
   ASSERT_NE(reply_ah, nullptr) << strerror(errno);
@@ -322,9 +320,73 @@ TEST_F(UdSrqWithEngine, InitAhFromWcTellsIpv4FromIpv6Grhs) {
   errno = 0;
   EXPECT_NE(ibv_init_ah_from_wc(ctx_, 1, &wc, reinterpret_cast<ibv_grh*>(junk), &ah), 0);
   EXPECT_EQ(errno, EPROTONOSUPPORT);
-  // No GRH in the completion: no way back on RoCE.
+  // No GRH in the completion and no SLID: no way back.
   wc.wc_flags = 0;
+  errno = 0;
   EXPECT_EQ(ibv_create_ah_from_wc(pd_, &wc, reinterpret_cast<ibv_grh*>(v4), 1), nullptr);
+  EXPECT_EQ(errno, EINVAL);
+  // No GRH but a SLID: the way back is the LID, as on IB (pipe/lid.h).
+  wc.slid = 0x0003;
+  ASSERT_EQ(ibv_init_ah_from_wc(ctx_, 1, &wc, nullptr, &ah), 0);
+  EXPECT_EQ(ah.is_global, 0);
+  EXPECT_EQ(ah.dlid, 0x0003);
+  ibv_ah* by_lid = ibv_create_ah_from_wc(pd_, &wc, nullptr, 1);
+  ASSERT_NE(by_lid, nullptr) << strerror(errno);
+  EXPECT_EQ(ibv_destroy_ah(by_lid), 0);
+}
+
+// qperf's UD tests without the RDMA CM: the address handle carries no GRH,
+// only the peer's LID from ibv_query_port; the receive buffer has room for
+// the GRH ahead of the message.
+TEST_F(UdSrqWithEngine, AnAddressHandleByLidAloneDeliversBehindAGrh) {
+  ibv_port_attr port{};
+  ASSERT_EQ(ibv_query_port(ctx_, 1, &port), 0);
+  ASSERT_EQ(port.lid, 0x0003);
+  ibv_cq* cq_a = ibv_create_cq(ctx_, 64, nullptr, nullptr, 0);
+  ibv_cq* cq_b = ibv_create_cq(ctx_, 64, nullptr, nullptr, 0);
+  ASSERT_TRUE(cq_a && cq_b);
+  ibv_qp* a = make_ud_qp(cq_a);
+  ibv_qp* b = make_ud_qp(cq_b);
+  ASSERT_TRUE(a && b) << strerror(errno);
+  ud_to_rts(a);
+  ud_to_rts(b);
+  ibv_ah_attr aa{};
+  aa.is_global = 0;
+  aa.dlid = port.lid;
+  aa.port_num = 1;
+  ibv_ah* ah = ibv_create_ah(pd_, &aa);
+  ASSERT_NE(ah, nullptr) << strerror(errno);
+
+  constexpr uint32_t kSize = 1024;
+  std::vector<uint8_t> sbuf(kSize), rbuf(kGrh + kSize, 0xee);
+  std::mt19937 rng(4);
+  for (auto& x : sbuf) x = uint8_t(rng());
+  ibv_mr* smr = ibv_reg_mr(pd_, sbuf.data(), sbuf.size(), IBV_ACCESS_LOCAL_WRITE);
+  ibv_mr* rmr = ibv_reg_mr(pd_, rbuf.data(), rbuf.size(), IBV_ACCESS_LOCAL_WRITE);
+  ASSERT_TRUE(smr && rmr);
+  ASSERT_EQ(post_recv(b, rbuf.data(), kGrh + kSize, rmr->lkey, 1), 0);
+  ASSERT_EQ(send_ud(a, ah, b->qp_num, sbuf.data(), kSize, smr->lkey, 3), 0);
+  auto swc = poll_n(cq_a, 1);
+  ASSERT_EQ(swc.size(), 1u);
+  EXPECT_EQ(swc[0].status, IBV_WC_SUCCESS) << ibv_wc_status_str(swc[0].status);
+  auto rwc = poll_n(cq_b, 1);
+  ASSERT_EQ(rwc.size(), 1u);
+  EXPECT_EQ(rwc[0].status, IBV_WC_SUCCESS) << ibv_wc_status_str(rwc[0].status);
+  EXPECT_EQ(rwc[0].byte_len, kGrh + kSize);
+  EXPECT_TRUE(rwc[0].wc_flags & IBV_WC_GRH);
+  EXPECT_EQ(rwc[0].slid, 0x0003);
+  EXPECT_EQ(rwc[0].src_qp, a->qp_num);
+  const uint8_t from[4] = {127, 0, 0, 3};
+  EXPECT_EQ(rbuf[20] >> 4, 4) << "an IPv4 header in the GRH area's last 20 bytes";
+  EXPECT_EQ(std::memcmp(rbuf.data() + 32, from, 4), 0) << "its source address";
+  EXPECT_EQ(std::memcmp(rbuf.data() + kGrh, sbuf.data(), kSize), 0);
+
+  EXPECT_EQ(ibv_destroy_qp(a), 0);
+  EXPECT_EQ(ibv_destroy_qp(b), 0);
+  EXPECT_EQ(ibv_destroy_ah(ah), 0);
+  for (ibv_mr* m : {smr, rmr}) EXPECT_EQ(ibv_dereg_mr(m), 0);
+  EXPECT_EQ(ibv_destroy_cq(cq_a), 0);
+  EXPECT_EQ(ibv_destroy_cq(cq_b), 0);
 }
 
 TEST_F(UdSrqWithEngine, SrqVerbsAndTheirErrnos) {
