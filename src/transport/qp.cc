@@ -248,8 +248,10 @@ void Qp::Impl::on_packet(const wire::Packet& pkt, const RxMeta& meta) {
     ud_receiver.on_packet(pkt, meta);
     return;
   }
-  if (setup.type != IBV_QPT_RC || info.transport != wire::Transport::kRc) {
-    counters().rx_drop_malformed.add();  // UC is not served yet
+  // IBA 9.6.?: the opcode's transport bits must name the QP's own service
+  // (RC or UC; UC has request opcodes only).
+  if (info.transport != (is_uc() ? wire::Transport::kUc : wire::Transport::kRc)) {
+    counters().rx_drop_malformed.add();
     return;
   }
   // A connected QP talks to one peer only (IBA 9.6.1.5.1: source checks;
@@ -332,7 +334,7 @@ void Qp::on_packet(const wire::Packet& pkt, const RxMeta& meta) { impl_->on_pack
 uint32_t Qp::poll(uint64_t now_ns, uint32_t budget) {
   Impl& q = *impl_;
   if (q.is_ud()) return q.state == IBV_QPS_RTS ? q.ud_sender.transmit(budget) : 0;
-  if (q.state == IBV_QPS_RTS) q.completer.on_timer(now_ns);
+  if (q.state == IBV_QPS_RTS && !q.is_uc()) q.completer.on_timer(now_ns);
   uint32_t sent = 0;
   // Replies first: they free the peer's window and READ credits.
   if (q.state == IBV_QPS_RTR || q.state == IBV_QPS_RTS) sent += q.responder.transmit(budget);
@@ -349,7 +351,7 @@ bool Qp::has_tx_work() const {
 
 uint64_t Qp::next_deadline() const {
   const Impl& q = *impl_;
-  if (q.is_ud()) return UINT64_MAX;  // no timers: nothing is acknowledged
+  if (q.is_ud() || q.is_uc()) return UINT64_MAX;  // no timers: nothing is acknowledged
   return q.state == IBV_QPS_RTS ? q.completer.deadline() : UINT64_MAX;
 }
 

@@ -8,6 +8,7 @@
 #include <new>
 
 #include "wire/icrc.h"
+#include "wire/opcodes.h"
 
 namespace flexins::transport::test {
 namespace {
@@ -93,7 +94,7 @@ Side::Side(Fabric& fabric, int index, uint32_t ip_net, uint32_t qp_number, const
 
   QpSetup s;
   s.qpn = qpn;
-  s.type = IBV_QPT_RC;
+  s.type = o.type;
   s.pd = pd;
   s.sq_sig_all = o.sq_sig_all;
   s.cap.max_send_wr = sq_slots;
@@ -220,8 +221,11 @@ int Fabric::modify_to_rtr(Qp& qp, const QpOptions& o, uint32_t peer_ip, uint32_t
   attr.ah_attr.grh.dgid.raw[10] = 0xff;
   attr.ah_attr.grh.dgid.raw[11] = 0xff;
   std::memcpy(attr.ah_attr.grh.dgid.raw + 12, &peer_ip, 4);
-  return qp.modify(attr, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
-                             IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER);
+  // The masks ibv_rc_pingpong / ibv_uc_pingpong and perftest pass: UC has
+  // no READ/atomic responder resources and no RNR.
+  const int uc_mask = IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN | IBV_QP_RQ_PSN;
+  if (o.type == IBV_QPT_UC) return qp.modify(attr, uc_mask);
+  return qp.modify(attr, uc_mask | IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER);
 }
 
 int Fabric::modify_to_rts(Qp& qp, const QpOptions& o, uint32_t sq_psn) {
@@ -232,6 +236,8 @@ int Fabric::modify_to_rts(Qp& qp, const QpOptions& o, uint32_t sq_psn) {
   attr.retry_cnt = o.retry_cnt;
   attr.rnr_retry = o.rnr_retry;
   attr.max_rd_atomic = o.max_rd_atomic;
+  // UC: nothing is acknowledged, so no timeout, retry counts or initiator depth.
+  if (o.type == IBV_QPT_UC) return qp.modify(attr, IBV_QP_STATE | IBV_QP_SQ_PSN);
   return qp.modify(attr, IBV_QP_STATE | IBV_QP_SQ_PSN | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
                              IBV_QP_RNR_RETRY | IBV_QP_MAX_QP_RD_ATOMIC);
 }
@@ -388,6 +394,27 @@ pipe::SendWqe make_wqe(uint64_t wr_id, ibv_wr_opcode op, uint32_t flags) {
   w.send_flags = flags;
   return w;
 }
+
+uint64_t message_packets(uint32_t size, ibv_mtu mtu) {
+  const uint32_t mtu_bytes = 256u << (mtu - IBV_MTU_256);
+  return size == 0 ? 1 : (uint64_t(size) + mtu_bytes - 1) / mtu_bytes;
+}
+
+uint64_t expect_requests_of(Fabric& f, ibv_qp_type type) {
+  const wire::Transport service = type == IBV_QPT_UC ? wire::Transport::kUc : wire::Transport::kRc;
+  uint64_t requests = 0;
+  for (const auto& [op, n] : f.sent_by_opcode) {
+    const wire::OpcodeInfo& info = wire::opcode_info(op);
+    EXPECT_EQ(info.transport, service) << info.name;
+    if (info.flags & wire::kOpRequest) requests += n;
+  }
+  if (type == IBV_QPT_UC) {
+    EXPECT_EQ(f.b().counters().acks_sent.get(), 0u) << "UC acknowledges nothing";
+  }
+  return requests;
+}
+
+const char* service_name(ibv_qp_type type) { return type == IBV_QPT_UC ? "UC" : "RC"; }
 
 void fill_pattern(uint8_t* p, size_t n, uint32_t seed) {
   uint32_t x = seed * 2654435761u + 1;
