@@ -23,7 +23,7 @@ class Counter {
 // of a message already dropped), rx_drop_no_recv_wqe, rx_drop_invalid_request
 // (opcode sequence, length), rx_drop_remote_access (R_Key, bounds, access
 // flags; a bad key also counts in rx_drop_bad_key), duplicate_requests
-// (packets behind the expected PSN); and uc_messages_dropped counts the
+// (packets just behind the expected PSN); and uc_messages_dropped counts the
 // messages so dropped (a receive WQE a dropped SEND had begun to fill stays
 // posted for the next one).
 #define FLEXINS_COUNTERS(X)        \

@@ -14,9 +14,9 @@ using wire::psn_diff;
 
 const char* Responder::state_name(State s) {
   static constexpr const char* kNames[] = {
-      "check-psn",    "uc-check-psn",    "duplicate",  "out-of-sequence", "check-op-sequence",
-      "check-op-allowed", "check-length", "check-resources", "check-rkey", "execute",
-      "complete",     "acknowledge",     "error",      "done",
+      "check-psn",        "uc-check-psn", "duplicate",       "out-of-sequence", "check-op-sequence",
+      "check-op-allowed", "check-length", "check-resources", "check-rkey",      "execute",
+      "complete",         "acknowledge",  "error",           "done",
   };
   static_assert(sizeof kNames / sizeof kNames[0] == size_t(State::kCount));
   return size_t(s) < size_t(State::kCount) ? kNames[size_t(s)] : "?";
@@ -84,19 +84,20 @@ Responder::State Responder::check_psn(Ctx& c) {
 
 Responder::State Responder::uc_check_psn(Ctx& c) {
   const int32_t d = psn_diff(c.pkt->bth.psn, epsn_);
-  // Behind the expected PSN: UC never resends, so this is a packet the IP
-  // network duplicated or delayed. Taking a late First or Only as a new
+  // Just behind the expected PSN: UC never resends, so this is a packet the
+  // IP network duplicated or delayed. Taking a late First or Only as a new
   // message would deliver it twice or out of order: drop it.
-  if (d < 0) {
+  if (d < 0 && uint32_t(-d) <= kUcLatePsnWindow) {
     qp_.counters().duplicate_requests.add();
     return State::kDone;
   }
   epsn_ = psn_add(c.pkt->bth.psn, 1);
   const bool starts = c.flags & wire::kOpFirst;
-  // IBA 9.8.? (C9-?): a PSN past the expected one means packets were lost.
-  // The message in progress is dropped; so is one whose start was lost.
-  if (d > 0 && (in_msg_ == InMessage::kSend || in_msg_ == InMessage::kWrite ||
-                (in_msg_ == InMessage::kNone && !starts)))
+  // IBA 9.8.? (C9-?): any other PSN than the expected one means packets
+  // were lost. The message in progress is dropped; so is one whose start
+  // was lost.
+  if (d != 0 && (in_msg_ == InMessage::kSend || in_msg_ == InMessage::kWrite ||
+                 (in_msg_ == InMessage::kNone && !starts)))
     uc_drop_message(true);
   if (in_msg_ == InMessage::kDropping) {
     // Resynchronise on the next First or Only; discard everything else.

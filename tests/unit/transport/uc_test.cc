@@ -13,6 +13,7 @@
 #include <set>
 
 #include "harness.h"
+#include "transport/constants.h"
 #include "wire/opcodes.h"
 
 namespace flexins::transport::test {
@@ -239,6 +240,34 @@ TEST_F(UcFabric, DuplicatedAndLatePacketsAreDroppedNotDeliveredTwice) {
   EXPECT_EQ(f->b().recv_cqes().size(), 1u);
   EXPECT_EQ(f->b().counters().duplicate_requests.get(), 1u);
   EXPECT_EQ(f->b().qp->state(), IBV_QPS_RTS);
+}
+
+TEST_F(UcFabric, ASenderStartingOverFarBehindIsFollowed) {
+  // B expects kAFirstPsn. Packets a little behind are late copies (dropped,
+  // above); a message far behind means A's QP started over with a new PSN
+  // (no resend exists on UC): B takes its First/Only as a new message.
+  make(IBV_MTU_256);
+  Buffer dst = f->b().reg(512);
+  f->b().post_recv(1, {dst.sge(0, 512)});
+  const uint32_t restart = wire::psn_add(kAFirstPsn, wire::kPsnMask + 1 - (kUcLatePsnWindow + 1));
+  wire::Packet first;
+  first.bth.opcode = wire::kUcSendFirst;
+  first.bth.psn = restart;
+  f->inject(0, first, std::vector<uint8_t>(256, 1));
+  wire::Packet last = first;
+  last.bth.opcode = wire::kUcSendLast;
+  last.bth.psn = wire::psn_add(restart, 1);
+  f->inject(0, last, std::vector<uint8_t>(10, 2));
+  f->deliver_all();
+  auto rc = f->b().recv_cqes();
+  ASSERT_EQ(rc.size(), 1u);
+  EXPECT_EQ(rc[0].byte_len, 266u);
+  EXPECT_EQ(f->b().counters().duplicate_requests.get(), 0u);
+  // ... and follows it from there: a copy of that Last is now a late one.
+  f->inject(0, last, std::vector<uint8_t>(10, 2));
+  f->deliver_all();
+  EXPECT_EQ(f->b().counters().duplicate_requests.get(), 1u);
+  EXPECT_TRUE(f->b().recv_cqes().empty());
 }
 
 TEST_F(UcFabric, RandomLossNeverDeliversAWrongOrPartialMessage) {
