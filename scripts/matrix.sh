@@ -4,7 +4,7 @@
 #   bash scripts/matrix.sh [--build DIR] [--filter REGEX] [--list]
 #
 # Every perftest tool x {plain, -a, -q 16, -b, -e (where the tool has them)}
-# x {loopback, netns}, then -R (RDMA CM) and UD variants, then qperf; each
+# x {loopback, netns}, then -R (RDMA CM), UD and UC variants, then qperf; each
 # case is one run of tests/integration/perftest/perftest.sh (or qperf.sh),
 # which checks exit status and plausible figures. Prints a table of
 # PASS/FAIL/SKIP with the bandwidth/latency figures, keeps every case's log
@@ -42,17 +42,23 @@ declare -A variants=(
   [ib_write_bw]="a q b" [ib_read_bw]="a q b e" [ib_send_bw]="a q b e" [ib_atomic_bw]="q b e"
   [ib_write_lat]="a" [ib_read_lat]="a e" [ib_send_lat]="a e" [ib_atomic_lat]="e"
 )
+# add_tool TOOL MODE [NAME ARGS]: TOOL plain and with each of its variants;
+# NAME (default TOOL) names the cases, ARGS go before the variant's.
+add_tool() {
+  local tool=$1 mode=$2 name=${3:-$1} args=${4:+$4 }
+  add "$name.$mode" perftest.sh "$tool $mode $args-n 1000"
+  for v in ${variants[$tool]}; do
+    case $v in
+      a) add "$name.all.$mode" perftest.sh "$tool $mode $args-a -n 50" ;;
+      q) add "$name.q16.$mode" perftest.sh "$tool $mode $args-q 16 -n 200" ;;
+      b) add "$name.bidir.$mode" perftest.sh "$tool $mode $args-b -n 1000" ;;
+      e) add "$name.events.$mode" perftest.sh "$tool $mode $args-e -n 1000" ;;
+    esac
+  done
+}
 for mode in loopback netns; do
   for tool in "${bw_tools[@]}" "${lat_tools[@]}"; do
-    add "$tool.$mode" perftest.sh "$tool $mode -n 1000"
-    for v in ${variants[$tool]}; do
-      case $v in
-        a) add "$tool.all.$mode" perftest.sh "$tool $mode -a -n 50" ;;
-        q) add "$tool.q16.$mode" perftest.sh "$tool $mode -q 16 -n 200" ;;
-        b) add "$tool.bidir.$mode" perftest.sh "$tool $mode -b -n 1000" ;;
-        e) add "$tool.events.$mode" perftest.sh "$tool $mode -e -n 1000" ;;
-      esac
-    done
+    add_tool "$tool" "$mode"
   done
 done
 # Connection through the RDMA CM (needs FlexiNS's librdmacm.so.1; else SKIP).
@@ -66,6 +72,16 @@ for mode in loopback netns; do
   add "ib_send_bw.ud.$mode" perftest.sh "ib_send_bw $mode -c UD -n 1000"
   add "ib_send_bw.ud.all.$mode" perftest.sh "ib_send_bw $mode -c UD -a -n 200"
   add "ib_send_lat.ud.$mode" perftest.sh "ib_send_lat $mode -c UD -n 1000"
+done
+# UC: the tools that run it (perftest refuses READ and atomics over UC), with
+# their variants; ib_send_bw also for a duration, where the receiver reposts
+# as it goes and may drop messages that find no receive WQE (UC's right).
+uc_tools=(ib_write_bw ib_send_bw ib_write_lat ib_send_lat)
+for mode in loopback netns; do
+  for tool in "${uc_tools[@]}"; do
+    add_tool "$tool" "$mode" "$tool.uc" "-c UC"
+  done
+  add "ib_send_bw.uc.duration.$mode" perftest.sh "ib_send_bw $mode -c UC -D 2"
 done
 # qperf: RC over the RDMA CM (-cm1), then without it (qperf's default, and
 # the only way it runs UD): paths are the peer's LID without a GRH, which

@@ -374,8 +374,8 @@ void Session::create_qp(std::span<const uint8_t> body, Reply& r) {
     r.status = EINVAL;
     return;
   }
-  if (req.qp_type != IBV_QPT_RC && req.qp_type != IBV_QPT_UD) {
-    r.status = EOPNOTSUPP;  // UC comes later
+  if (req.qp_type != IBV_QPT_RC && req.qp_type != IBV_QPT_UC && req.qp_type != IBV_QPT_UD) {
+    r.status = EOPNOTSUPP;  // XRC, raw packet, driver QPs: not offered
     return;
   }
   const bool has_srq = req.srq != pipe::kNoHandle;

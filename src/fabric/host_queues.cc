@@ -114,8 +114,9 @@ int rc_to_rtr_via(transport::Qp& qp, const RcPath& p, const ibv_ah_attr& av, uin
   attr.max_dest_rd_atomic = p.max_dest_rd_atomic;
   attr.min_rnr_timer = p.min_rnr_timer;
   attr.ah_attr = av;
-  return qp.modify(attr, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
-                             IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER);
+  const int mask = IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN | IBV_QP_RQ_PSN;
+  if (p.type == IBV_QPT_UC) return qp.modify(attr, mask);
+  return qp.modify(attr, mask | IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER);
 }
 
 int rc_to_rtr(transport::Qp& qp, const RcPath& p, uint32_t peer_ip, uint32_t peer_qpn,
@@ -140,6 +141,7 @@ int rc_to_rts(transport::Qp& qp, const RcPath& p, uint32_t sq_psn) {
   attr.retry_cnt = p.retry_cnt;
   attr.rnr_retry = p.rnr_retry;
   attr.max_rd_atomic = p.max_rd_atomic;
+  if (p.type == IBV_QPT_UC) return qp.modify(attr, IBV_QP_STATE | IBV_QP_SQ_PSN);
   return qp.modify(attr, IBV_QP_STATE | IBV_QP_SQ_PSN | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
                              IBV_QP_RNR_RETRY | IBV_QP_MAX_QP_RD_ATOMIC);
 }

@@ -65,8 +65,11 @@ class QpRings {
   pipe::WqProducer rq_prod_;
 };
 
-// What ibv_modify_qp is given to bring an RC QP to RTS (RoCEv2, IPv4).
+// What ibv_modify_qp is given to bring a connected QP to RTS (RoCEv2,
+// IPv4). A UC QP gets the masks ibv_uc_pingpong passes: no READ/atomic
+// resources, RNR, timeout or retry counts (nothing is acknowledged).
 struct RcPath {
+  ibv_qp_type type = IBV_QPT_RC;  // or IBV_QPT_UC
   ibv_mtu mtu = IBV_MTU_4096;
   uint32_t access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ |
                     IBV_ACCESS_REMOTE_ATOMIC;

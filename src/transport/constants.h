@@ -64,6 +64,13 @@ inline constexpr uint64_t kMinRetransmitTimeoutNs = 1'000'000;
 // retry_cnt), so a lost tail packet cannot hang the QP forever.
 inline constexpr uint64_t kInfiniteTimeoutProbeNs = 500'000'000;
 
+// UC responder: a packet at most this many PSNs behind the expected one is
+// a late or duplicated copy (the IP network may reorder or duplicate; UC
+// never resends) and is dropped. One further behind is taken as a gap, like
+// one ahead: the sender started over, and a First or Only begins a new
+// message (UC resynchronises on those).
+inline constexpr uint32_t kUcLatePsnWindow = 1u << 16;
+
 // READ / atomic requests the responder remembers, so a duplicate is served
 // again (READ) or answered from the cache without re-executing (atomic).
 // At least max_dest_rd_atomic (≤ 16) plus room for retried ones.

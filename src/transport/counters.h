@@ -18,6 +18,14 @@ class Counter {
 };
 
 // X(name): one line per counter, in the order `flexins stat` prints them.
+// rx_drop_* count packets. UC has no NAKs, so a UC responder counts what RC
+// would NAK: rx_drop_out_of_sequence (lost packets before it, or the rest
+// of a message already dropped), rx_drop_no_recv_wqe, rx_drop_invalid_request
+// (opcode sequence, length), rx_drop_remote_access (R_Key, bounds, access
+// flags; a bad key also counts in rx_drop_bad_key), duplicate_requests
+// (packets just behind the expected PSN); and uc_messages_dropped counts the
+// messages so dropped (a receive WQE a dropped SEND had begun to fill stays
+// posted for the next one).
 #define FLEXINS_COUNTERS(X)        \
   X(tx_packets)                    \
   X(tx_bytes)                      \
@@ -58,6 +66,9 @@ class Counter {
   X(rx_drop_ghost_response)        \
   X(rx_drop_bad_qkey)              \
   X(rx_drop_no_recv_wqe)           \
+  X(rx_drop_invalid_request)       \
+  X(rx_drop_remote_access)         \
+  X(uc_messages_dropped)           \
   X(cq_overflows)                  \
   X(qp_errors)                     \
   X(completions)                   \

@@ -7,23 +7,24 @@ using wire::AckType;
 using wire::NakCode;
 
 constexpr RespErrorInfo kRespErrors[] = {
-    // name, ack type, NAK code, receive WC status, fatal, event, NAKs-sent counter
+    // name, ack type, NAK code, receive WC status, fatal, event, NAKs-sent counter,
+    // UC drop counter
     {"none", AckType::kAck, NakCode::kPsnSequenceError, IBV_WC_SUCCESS, false, IBV_EVENT_QP_FATAL,
-     nullptr},
+     nullptr, nullptr},
     {"psn-sequence", AckType::kNak, NakCode::kPsnSequenceError, IBV_WC_SUCCESS, false,
-     IBV_EVENT_QP_FATAL, &Counters::naks_sent_psn_sequence},
+     IBV_EVENT_QP_FATAL, &Counters::naks_sent_psn_sequence, &Counters::rx_drop_out_of_sequence},
     {"rnr", AckType::kRnrNak, NakCode::kPsnSequenceError, IBV_WC_SUCCESS, false,
-     IBV_EVENT_QP_FATAL, &Counters::naks_sent_rnr},
+     IBV_EVENT_QP_FATAL, &Counters::naks_sent_rnr, &Counters::rx_drop_no_recv_wqe},
     {"invalid-request", AckType::kNak, NakCode::kInvalidRequest, IBV_WC_SUCCESS, true,
-     IBV_EVENT_QP_REQ_ERR, &Counters::naks_sent_invalid_request},
+     IBV_EVENT_QP_REQ_ERR, &Counters::naks_sent_invalid_request, &Counters::rx_drop_invalid_request},
     {"remote-access", AckType::kNak, NakCode::kRemoteAccessError, IBV_WC_SUCCESS, true,
-     IBV_EVENT_QP_ACCESS_ERR, &Counters::naks_sent_remote_access},
+     IBV_EVENT_QP_ACCESS_ERR, &Counters::naks_sent_remote_access, &Counters::rx_drop_remote_access},
     {"remote-operational", AckType::kNak, NakCode::kRemoteOperationalError, IBV_WC_SUCCESS, true,
-     IBV_EVENT_QP_FATAL, &Counters::naks_sent_remote_operational},
+     IBV_EVENT_QP_FATAL, &Counters::naks_sent_remote_operational, nullptr},
     {"recv-too-long", AckType::kNak, NakCode::kInvalidRequest, IBV_WC_LOC_LEN_ERR, true,
-     IBV_EVENT_QP_REQ_ERR, &Counters::naks_sent_invalid_request},
+     IBV_EVENT_QP_REQ_ERR, &Counters::naks_sent_invalid_request, nullptr},
     {"recv-protection", AckType::kNak, NakCode::kRemoteOperationalError, IBV_WC_LOC_PROT_ERR, true,
-     IBV_EVENT_QP_ACCESS_ERR, &Counters::naks_sent_remote_operational},
+     IBV_EVENT_QP_ACCESS_ERR, &Counters::naks_sent_remote_operational, nullptr},
 };
 static_assert(sizeof kRespErrors / sizeof kRespErrors[0] == size_t(RespError::kCount));
 

@@ -1,11 +1,15 @@
-// Every way an RC request can fail, and what each failure means on both
-// ends, in one place (style.md: "one table, not scattered through the code").
+// Every way an RC or UC request can fail, and what each failure means on
+// both ends, in one place (style.md: "one table, not scattered through the
+// code").
 //
 // Responder side: a failed check picks a RespError; the table says which
 // NAK (or RNR NAK) goes back, whether a receive WQE completes in error and
 // with which status, which async event the QP raises and whether it moves to
 // the error state (IBA 9.7.5.2: class A/B errors are fatal for the QP,
 // sequence errors and RNR are not).
+// UC responder: no NAKs exist. An error that completes a receive WQE in
+// error (recv_status) fails the QP as on RC; any other drops the message
+// silently (IBA 9.9.3?, class D) and counts it in uc_drops.
 // Requester side: a NAK code received maps to a work-completion status.
 #pragma once
 
@@ -38,6 +42,7 @@ struct RespErrorInfo {
   bool fatal;                // the responder QP moves to the error state
   ibv_event_type event;      // raised when fatal
   Counter Counters::*naks_sent;
+  Counter Counters::*uc_drops;  // UC: the dropped packet's counter (nullptr: none)
 };
 
 const RespErrorInfo& resp_error_info(RespError e);

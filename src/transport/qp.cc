@@ -294,8 +294,10 @@ void Qp::Impl::on_packet(const wire::Packet& pkt, const RxMeta& meta) {
     ud_receiver.on_packet(pkt, meta);
     return;
   }
-  if (setup.type != IBV_QPT_RC || info.transport != wire::Transport::kRc) {
-    counters().rx_drop_malformed.add();  // UC is not served yet
+  // IBA 9.6.?: the opcode's transport bits must name the QP's own service
+  // (RC or UC; UC has request opcodes only).
+  if (info.transport != (is_uc() ? wire::Transport::kUc : wire::Transport::kRc)) {
+    counters().rx_drop_malformed.add();
     return;
   }
   // A connected QP talks to one peer only (IBA 9.6.1.5.1: source checks;
@@ -386,7 +388,7 @@ uint32_t Qp::poll(uint64_t now_ns, uint32_t budget) {
   Impl& q = *impl_;
   if (q.is_ud()) return q.state == IBV_QPS_RTS ? q.ud_sender.transmit(budget) : 0;
   if (q.state == IBV_QPS_RTS) {
-    q.completer.on_timer(now_ns);
+    if (!q.is_uc()) q.completer.on_timer(now_ns);
     q.cc.on_timer(now_ns);
   }
   uint32_t sent = 0;
@@ -407,7 +409,8 @@ bool Qp::has_tx_work() const {
 
 uint64_t Qp::next_deadline() const {
   const Impl& q = *impl_;
-  if (q.is_ud() || q.state != IBV_QPS_RTS) return UINT64_MAX;  // UD: nothing is acknowledged
+  // UD, UC: nothing is acknowledged, so no retransmit timer.
+  if (q.is_ud() || q.is_uc() || q.state != IBV_QPS_RTS) return UINT64_MAX;
   uint64_t deadline = std::min(q.completer.deadline(), q.cc.timer_deadline());
   // Work held back by the pacer: when it may go.
   if (q.requester.can_send()) {

@@ -10,6 +10,10 @@
 //   completer  (completer.*)  matches ACKs and responses to WQEs, writes
 //                             completions, retransmits on timeout or NAK,
 //                             counts retry_cnt / rnr_retry, fails the QP.
+// A UC QP uses the same requester and responder with UC branches (look for
+// is_uc()): no ACKs, no retransmission, no completer; a send WQE completes
+// once its last packet has left, and the responder drops a message that
+// lost a packet and resynchronises on the next First/Only packet.
 // A UD QP (IBA 9.8) uses ud_sender.* (one datagram per WQE, completed once
 // on the wire) and ud_receiver.* (Q_Key check, GRH + payload) instead.
 // A QP created with an SRQ takes its receive WQEs from it (ring_srq.*).

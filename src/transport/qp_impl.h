@@ -40,6 +40,7 @@ struct Qp::Impl {
   Counters& counters() { return env.counters(); }
   uint32_t mtu() const { return attrs.mtu_bytes; }
   bool is_ud() const { return setup.type == IBV_QPT_UD; }
+  bool is_uc() const { return setup.type == IBV_QPT_UC; }
 
   int modify(const ibv_qp_attr& attr, int attr_mask);
   void set_state(ibv_qp_state s);

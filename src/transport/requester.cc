@@ -14,15 +14,18 @@ using wire::psn_diff;
 
 namespace {
 
-bool supported_rc_opcode(uint8_t op) {
+// The operations each connected service offers (IBA 9.4 / C10-?): RC all
+// of these; UC SEND and RDMA WRITE only, with or without immediate (no
+// responses exist on UC, so no READ and no atomics).
+bool offered_opcode(ibv_qp_type type, uint8_t op) {
   switch (op) {
     case IBV_WR_SEND:
     case IBV_WR_SEND_WITH_IMM:
     case IBV_WR_RDMA_WRITE:
-    case IBV_WR_RDMA_WRITE_WITH_IMM:
+    case IBV_WR_RDMA_WRITE_WITH_IMM: return type == IBV_QPT_RC || type == IBV_QPT_UC;
     case IBV_WR_RDMA_READ:
     case IBV_WR_ATOMIC_CMP_AND_SWP:
-    case IBV_WR_ATOMIC_FETCH_AND_ADD: return true;
+    case IBV_WR_ATOMIC_FETCH_AND_ADD: return type == IBV_QPT_RC;
     default: return false;  // SEND_WITH_INV, LOCAL_INV, BIND_MW, TSO, …: not offered
   }
 }
@@ -61,8 +64,8 @@ ibv_wc_status Requester::copy_in(SendWr& w, const uint8_t* slot, uint32_t slot_s
   w.started = false;
   w.first_psn = w.npkts = w.resp_pkts = 0;
 
-  // IBA 10.8.3 / C10-?: only the operations an RC QP offers.
-  if (qp_.setup.type != IBV_QPT_RC || !supported_rc_opcode(wqe.opcode)) return IBV_WC_LOC_QP_OP_ERR;
+  // IBA 10.8.3 / C10-?: only the operations the QP's service offers.
+  if (!offered_opcode(qp_.setup.type, wqe.opcode)) return IBV_WC_LOC_QP_OP_ERR;
   // Inline data is only for operations that send from local memory.
   if ((w.send_flags & IBV_SEND_INLINE) && (w.is_read() || w.is_atomic())) return IBV_WC_LOC_QP_OP_ERR;
   return copy_send_payload(wqe, slot, slot_size, qp_.setup.cap, w);
@@ -103,6 +106,7 @@ bool Requester::can_send() const {
     // IBV_SEND_FENCE: wait for earlier READs/atomics (IBA 10.8.3.3).
     if ((w.send_flags & IBV_SEND_FENCE) && rd_atomic_outstanding_ > 0) return false;
   }
+  if (qp_.is_uc()) return true;  // nothing is acknowledged: no window
   return psn_diff(cur_psn_, qp_.completer.una()) < int32_t(window_packets());
 }
 
@@ -116,7 +120,19 @@ uint32_t Requester::transmit(uint32_t budget, uint64_t now_ns) {
     send_one(qp_.sq.at(send_index_), now_ns);
     ++sent;
   }
+  if (qp_.is_uc() && sent > 0) complete_sent_uc();
   return sent;
+}
+
+void Requester::complete_sent_uc() {
+  // The payload iovecs point into the host's buffers: they must be on the
+  // wire before a completion tells the host it may reuse them.
+  qp_.env.flush();
+  // IBA 9.8?: a UC send WQE is complete once its last packet has left.
+  while (qp_.state == IBV_QPS_RTS && qp_.sq.head != send_index_)
+    qp_.complete_send_head(IBV_WC_SUCCESS);
+  // A WQE that failed validation may now be at the head (in order, IBA 10.8.3).
+  qp_.completer.complete_ready();
 }
 
 void Requester::start_wqe(SendWr& w) {
@@ -151,7 +167,7 @@ void Requester::send_one(SendWr& w, uint64_t now_ns) {
     ++qp_.stats.retransmitted_packets;
   }
   qp_.cc.on_sent(now_ns, qp_.out_wire_bytes(), psn, retransmission, last_ack_req_);
-  qp_.completer.on_sent(now_ns);
+  if (!qp_.is_uc()) qp_.completer.on_sent(now_ns);  // UC: no ACK to wait for
 }
 
 bool Requester::gather(const SendWr& w, uint64_t offset, uint32_t len) {
@@ -172,30 +188,22 @@ void Requester::send_send_or_write(SendWr& w, uint64_t now_ns) {
   const uint32_t len = uint32_t(w.length - offset < mtu ? w.length - offset : mtu);
   const bool send = w.opcode == IBV_WR_SEND || w.opcode == IBV_WR_SEND_WITH_IMM;
   const bool imm = w.opcode == IBV_WR_SEND_WITH_IMM || w.opcode == IBV_WR_RDMA_WRITE_WITH_IMM;
+  const bool uc = qp_.is_uc();
 
   Packet p;
-  if (send) {
-    p.bth.opcode = first && last ? (imm ? kRcSendOnlyImm : kRcSendOnly)
-                   : first       ? kRcSendFirst
-                   : last        ? (imm ? kRcSendLastImm : kRcSendLast)
-                                 : kRcSendMiddle;
-  } else {
-    p.bth.opcode = first && last ? (imm ? kRcWriteOnlyImm : kRcWriteOnly)
-                   : first       ? kRcWriteFirst
-                   : last        ? (imm ? kRcWriteLastImm : kRcWriteLast)
-                                 : kRcWriteMiddle;
-    if (first) p.reth = Reth{w.remote_addr, w.rkey, w.length};  // IBA 9.3.3: First/Only
-  }
+  p.bth.opcode = message_opcode(uc ? Transport::kUc : Transport::kRc, send, imm, first, last);
+  if (!send && first) p.reth = Reth{w.remote_addr, w.rkey, w.length};  // IBA 9.3.3: First/Only
   if (last && imm) p.imm_data = w.imm_data;
   p.bth.solicited = last && (w.send_flags & IBV_SEND_SOLICITED);
   p.bth.psn = cur_psn_;
-  // AckReq on each message's last packet, every ack_req_interval, and on
-  // the last packet the window or the pacer lets go for now: what is in
+  // RC: AckReq on each message's last packet, every ack_req_interval, and
+  // on the last packet the window or the pacer lets go for now: what is in
   // flight is then acknowledged while the rest waits, and the ACK timer
   // never runs out over a wait of our own making.
-  p.bth.ack_req = last || ++pkts_since_ack_req_ >= ack_req_interval(window_packets()) ||
-                  psn_diff(psn_add(cur_psn_, 1), qp_.completer.una()) >= int32_t(window_packets()) ||
-                  qp_.cc.pacer_holds_after(now_ns, len + uint32_t(kMaxTransportHeaders));
+  // UC: nothing is acknowledged; the bit stays 0.
+  p.bth.ack_req = !uc && (last || ++pkts_since_ack_req_ >= ack_req_interval(window_packets()) ||
+                          psn_diff(psn_add(cur_psn_, 1), qp_.completer.una()) >= int32_t(window_packets()) ||
+                          qp_.cc.pacer_holds_after(now_ns, len + uint32_t(kMaxTransportHeaders)));
   if (p.bth.ack_req) pkts_since_ack_req_ = 0;
   last_ack_req_ = p.bth.ack_req;
 

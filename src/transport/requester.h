@@ -3,6 +3,11 @@
 // packets with consecutive PSNs, and transmits what the window allows.
 // Payload leaves as slices of registered memory (header-only TX, DESIGN.md
 // (a)); inline data leaves from the engine's WQE copy.
+//
+// The UC requester is this one too: segmentation and PSNs are the same, but
+// UC offers only SEND and RDMA WRITE, nothing is acknowledged or resent, so
+// there is no window, and a WQE completes as soon as its last packet has
+// left (complete_sent_uc).
 #pragma once
 
 #include <cstdint>
@@ -48,7 +53,9 @@ class Requester {
   void send_read_request(SendWr& w);
   void send_atomic(SendWr& w);
   bool gather(const SendWr& w, uint64_t offset, uint32_t len);
-  void advance_wqe();
+  // UC: put what was sent on the wire, then complete every WQE whose last
+  // packet went with it.
+  void complete_sent_uc();
 
   Qp::Impl& qp_;
   uint32_t send_index_ = 0;   // SQ index of the WQE being transmitted

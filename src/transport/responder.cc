@@ -15,9 +15,9 @@ using wire::psn_diff;
 
 const char* Responder::state_name(State s) {
   static constexpr const char* kNames[] = {
-      "check-psn",    "duplicate",       "out-of-sequence", "check-op-sequence", "check-op-allowed",
-      "check-length", "check-resources", "check-rkey",      "execute",           "complete",
-      "acknowledge",  "error",           "done",
+      "check-psn",        "uc-check-psn", "duplicate",       "out-of-sequence", "check-op-sequence",
+      "check-op-allowed", "check-length", "check-resources", "check-rkey",      "execute",
+      "complete",         "acknowledge",  "error",           "done",
   };
   static_assert(sizeof kNames / sizeof kNames[0] == size_t(State::kCount));
   return size_t(s) < size_t(State::kCount) ? kNames[size_t(s)] : "?";
@@ -52,10 +52,11 @@ void Responder::on_request(const wire::Packet& pkt) {
   c.pkt = &pkt;
   c.opcode = pkt.bth.opcode;
   c.flags = wire::opcode_info(c.opcode).flags;
-  State s = State::kCheckPsn;
+  State s = qp_.is_uc() ? State::kUcCheckPsn : State::kCheckPsn;
   while (s != State::kDone) {
     switch (s) {
       case State::kCheckPsn: s = check_psn(c); break;
+      case State::kUcCheckPsn: s = uc_check_psn(c); break;
       case State::kDuplicate: s = duplicate(c); break;
       case State::kOutOfSequence: s = out_of_sequence(c); break;
       case State::kCheckOpSequence: s = check_op_sequence(c); break;
@@ -80,6 +81,36 @@ Responder::State Responder::check_psn(Ctx& c) {
   const int32_t d = psn_diff(c.pkt->bth.psn, epsn_);
   if (d == 0) return State::kCheckOpSequence;
   return d < 0 ? State::kDuplicate : State::kOutOfSequence;
+}
+
+Responder::State Responder::uc_check_psn(Ctx& c) {
+  const int32_t d = psn_diff(c.pkt->bth.psn, epsn_);
+  // Just behind the expected PSN: UC never resends, so this is a packet the
+  // IP network duplicated or delayed. Taking a late First or Only as a new
+  // message would deliver it twice or out of order: drop it.
+  if (d < 0 && uint32_t(-d) <= kUcLatePsnWindow) {
+    qp_.counters().duplicate_requests.add();
+    return State::kDone;
+  }
+  epsn_ = psn_add(c.pkt->bth.psn, 1);
+  const bool starts = c.flags & wire::kOpFirst;
+  // IBA 9.8.? (C9-?): any other PSN than the expected one means packets
+  // were lost. The message in progress is dropped; so is one whose start
+  // was lost.
+  if (d != 0 && (in_msg_ == InMessage::kSend || in_msg_ == InMessage::kWrite ||
+                 (in_msg_ == InMessage::kNone && !starts)))
+    uc_drop_message(true);
+  if (in_msg_ == InMessage::kDropping) {
+    // Resynchronise on the next First or Only; discard everything else.
+    if (starts) {
+      in_msg_ = InMessage::kNone;
+      return State::kCheckOpSequence;
+    }
+    qp_.counters().rx_drop_out_of_sequence.add();
+    if (c.flags & wire::kOpLast) in_msg_ = InMessage::kNone;
+    return State::kDone;
+  }
+  return State::kCheckOpSequence;
 }
 
 Responder::State Responder::out_of_sequence(Ctx& c) {
@@ -145,11 +176,15 @@ Responder::State Responder::check_op_sequence(Ctx& c) {
   // between; a Middle or Last needs a First, a First/Only ends nothing.
   const bool continues = (c.flags & wire::kOpMiddle) ||
                          ((c.flags & wire::kOpLast) && !(c.flags & wire::kOpFirst));
+  // UC (C9-?): a First or Only in the middle of a message begins a new one;
+  // the unfinished one is dropped.
+  if (qp_.is_uc() && !continues && in_msg_ != InMessage::kNone) uc_drop_message(false);
   bool ok = false;
   switch (in_msg_) {
     case InMessage::kNone: ok = !continues; break;
     case InMessage::kSend: ok = continues && (c.flags & wire::kOpSend); break;
     case InMessage::kWrite: ok = continues && (c.flags & wire::kOpWrite); break;
+    case InMessage::kDropping: ok = false; break;  // uc_check_psn ends it first
   }
   if (c.flags & wire::kOpInvalidate) ok = false;  // SEND with Invalidate: not offered
   if (!ok) {
@@ -377,6 +412,7 @@ Responder::State Responder::complete(Ctx& c) {
 }
 
 Responder::State Responder::acknowledge(Ctx& c) {
+  if (qp_.is_uc()) return State::kDone;  // UC: no acknowledgements at all
   if (c.flags & (wire::kOpRead | wire::kOpAtomic)) {
     unacked_pkts_ = 0;  // the response acknowledges (IBA 9.7.5.1.6? implicit)
     return State::kDone;
@@ -388,6 +424,7 @@ Responder::State Responder::acknowledge(Ctx& c) {
 }
 
 Responder::State Responder::error(Ctx& c) {
+  if (qp_.is_uc()) return uc_error(c);
   const RespErrorInfo& info = resp_error_info(c.error);
   if (info.naks_sent != nullptr) (qp_.counters().*info.naks_sent).add();
   if (c.error == RespError::kPsnSequence) {
@@ -411,6 +448,34 @@ Responder::State Responder::error(Ctx& c) {
   transmit(UINT32_MAX);  // the NAK leaves before the QP stops sending
   if (info.fatal) qp_.enter_error(true, info.event);
   return State::kDone;
+}
+
+Responder::State Responder::uc_error(Ctx& c) {
+  const RespErrorInfo& info = resp_error_info(c.error);
+  if (info.recv_status != IBV_WC_SUCCESS) {
+    // The receive WQE completes in error and the QP fails, as on RC but
+    // with no NAK; the completion reports it, so no async event (IBA 11.6.2).
+    in_msg_ = InMessage::kNone;
+    if (have_recv_) {
+      have_recv_ = false;
+      complete_recv(info.recv_status, 0, false, 0, false, false);
+    }
+    qp_.enter_error(false, info.event);
+    return State::kDone;
+  }
+  // IBA 9.9.3? (class D): UC has no NAKs; the request is silently dropped
+  // with the rest of its message, and the QP carries on.
+  if (info.uc_drops != nullptr) (qp_.counters().*info.uc_drops).add();
+  uc_drop_message(!(c.flags & wire::kOpLast));
+  return State::kDone;
+}
+
+void Responder::uc_drop_message(bool rest_follows) {
+  qp_.counters().uc_messages_dropped.add();
+  // The receive WQE a dropped SEND was filling is not consumed: the next
+  // message is placed in it from its start.
+  recv_offset_ = 0;
+  in_msg_ = rest_follows ? InMessage::kDropping : InMessage::kNone;
 }
 
 // ----------------------------------------------------------------- replies

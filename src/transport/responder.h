@@ -3,6 +3,13 @@
 // destination memory (the RX path's one copy), writes receive completions,
 // and answers with coalesced ACKs, NAKs, READ responses and atomic ACKs.
 // Replies are queued in PSN order and sent by poll().
+//
+// The UC responder is this one with three UC branches: its own PSN check
+// (kUcCheckPsn), no replies at all, and errors that drop the message
+// silently instead of NAKing it (uc_error). A UC message that lost a packet,
+// or that the checks refuse, is dropped whole: its receive WQE is not
+// consumed, and the responder takes the next First or Only packet as the
+// start of the next message.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +27,7 @@ class Responder {
   // The responder's explicit states (rxe style), with a name table for traces.
   enum class State : uint8_t {
     kCheckPsn,         // expected, duplicate or out of sequence?
+    kUcCheckPsn,       // UC: lost packets drop the message; resync on First/Only
     kDuplicate,        // re-ACK; replay a READ / atomic (IBA 9.7.5.1.2)
     kOutOfSequence,    // one PSN sequence NAK per gap (IBA 9.7.5.1.1)
     kCheckOpSequence,  // First … Middle … Last (IBA 9.7.5.1.3? C9-?)
@@ -49,7 +57,9 @@ class Responder {
   uint32_t msn() const { return msn_; }
 
  private:
-  enum class InMessage : uint8_t { kNone, kSend, kWrite };
+  // kDropping (UC only): the rest of a dropped message is being discarded
+  // until the next First or Only packet.
+  enum class InMessage : uint8_t { kNone, kSend, kWrite, kDropping };
 
   struct Reply {
     enum class Kind : uint8_t { kAck, kReadResponse, kAtomicAck } kind = Kind::kAck;
@@ -86,6 +96,7 @@ class Responder {
   };
 
   State check_psn(Ctx& c);
+  State uc_check_psn(Ctx& c);
   State duplicate(Ctx& c);
   State out_of_sequence(Ctx& c);
   State check_op_sequence(Ctx& c);
@@ -97,6 +108,10 @@ class Responder {
   State complete(Ctx& c);
   State acknowledge(Ctx& c);
   State error(Ctx& c);
+  State uc_error(Ctx& c);
+  // UC: give up the message in progress (or one whose start was lost);
+  // `rest_follows`: discard its packets up to the next First / Only.
+  void uc_drop_message(bool rest_follows);
 
   // Resolve an R_Key for [va, va+len) with `access` (IBA 10.6.3.1, C10-?).
   uint8_t* check_remote(uint32_t rkey, uint64_t va, uint64_t len, uint32_t access) const;

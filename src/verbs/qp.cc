@@ -21,6 +21,10 @@ constexpr uint64_t kSupportedSendOps =
     IBV_QP_EX_WITH_RDMA_WRITE | IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM | IBV_QP_EX_WITH_SEND |
     IBV_QP_EX_WITH_SEND_WITH_IMM | IBV_QP_EX_WITH_RDMA_READ | IBV_QP_EX_WITH_ATOMIC_CMP_AND_SWP |
     IBV_QP_EX_WITH_ATOMIC_FETCH_AND_ADD | IBV_QP_EX_WITH_SEND_WITH_INV;
+// UC offers SEND and RDMA WRITE only (IBA ch. 9: no READ, no atomics), as
+// rdma-core's providers refuse the others for a UC QP.
+constexpr uint64_t kUcSendOps = IBV_QP_EX_WITH_RDMA_WRITE | IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM |
+                                IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_SEND_WITH_IMM;
 
 bool is_pow2(uint32_t x) { return x != 0 && (x & (x - 1)) == 0; }
 
@@ -37,6 +41,9 @@ int check_init_attr(ibv_context* context, const ibv_qp_init_attr_ex& a) {
   if ((a.comp_mask & IBV_QP_INIT_ATTR_SEND_OPS_FLAGS) && (a.send_ops_flags & ~kSupportedSendOps))
     return EOPNOTSUPP;
   if (a.qp_type != IBV_QPT_RC && a.qp_type != IBV_QPT_UC && a.qp_type != IBV_QPT_UD)
+    return EOPNOTSUPP;
+  if (a.qp_type == IBV_QPT_UC && (a.comp_mask & IBV_QP_INIT_ATTR_SEND_OPS_FLAGS) &&
+      (a.send_ops_flags & ~kUcSendOps))
     return EOPNOTSUPP;
   if (a.send_cq == nullptr || a.recv_cq == nullptr || a.send_cq->context != context ||
       a.recv_cq->context != context || (a.srq != nullptr && a.srq->context != context))

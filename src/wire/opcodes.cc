@@ -111,4 +111,20 @@ constexpr std::array<OpcodeInfo, 256> kTable = make_table();
 
 const OpcodeInfo& opcode_info(uint8_t opcode) { return kTable[opcode]; }
 
+uint8_t message_opcode(Transport t, bool send, bool imm, bool first, bool last) {
+  // Per service and operation: First, Middle, Last, Last with Immediate,
+  // Only, Only with Immediate.
+  static constexpr uint8_t kOps[2][2][6] = {
+      {{kRcWriteFirst, kRcWriteMiddle, kRcWriteLast, kRcWriteLastImm, kRcWriteOnly, kRcWriteOnlyImm},
+       {kRcSendFirst, kRcSendMiddle, kRcSendLast, kRcSendLastImm, kRcSendOnly, kRcSendOnlyImm}},
+      {{kUcWriteFirst, kUcWriteMiddle, kUcWriteLast, kUcWriteLastImm, kUcWriteOnly, kUcWriteOnlyImm},
+       {kUcSendFirst, kUcSendMiddle, kUcSendLast, kUcSendLastImm, kUcSendOnly, kUcSendOnlyImm}},
+  };
+  const uint8_t* ops = kOps[t == Transport::kUc ? 1 : 0][send ? 1 : 0];
+  if (first && last) return ops[imm ? 5 : 4];
+  if (first) return ops[0];
+  if (last) return ops[imm ? 3 : 2];
+  return ops[1];
+}
+
 }  // namespace flexins::wire

@@ -94,4 +94,9 @@ struct OpcodeInfo {
 const OpcodeInfo& opcode_info(uint8_t opcode);
 inline bool opcode_valid(uint8_t op) { return opcode_info(op).transport != Transport::kInvalid; }
 
+// The opcode of one packet of a SEND or RDMA WRITE message on a connected
+// service (kRc or kUc; IBA table 38): First / Middle / Last / Only by the
+// packet's place in the message, "with Immediate" on the Last or Only.
+uint8_t message_opcode(Transport t, bool send, bool imm, bool first, bool last);
+
 }  // namespace flexins::wire

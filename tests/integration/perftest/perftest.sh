@@ -11,6 +11,13 @@
 # Prints "RESULT ..." lines with the figures (scripts/matrix.sh collects them).
 # Skips (exit 77) when a needed piece is missing: -R without our
 # librdmacm.so.1, or UD QPs the device cannot create yet.
+# -c UC: both halves must say "Connection type : UC", and the engines must
+# have sent no ACK and resent nothing (UC has neither). UC loses what the
+# wire or the receiver loses, with no error anywhere: ib_send_bw's receiver
+# waits for every message in iteration mode (perftest posts all receives up
+# front for UC, so only a lost packet could stall it), while with -D it
+# reposts as it goes, reports what arrived, and a message that found no
+# receive WQE is dropped and counted (uc_messages_dropped, logged below).
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/../lib.sh"
 
@@ -28,6 +35,8 @@ has_arg() {
 }
 ud=0
 if has_arg UD || has_arg --connection=UD; then ud=1; fi
+uc=0
+if has_arg UC || has_arg --connection=UC; then uc=1; fi
 if has_arg -R || has_arg --rdma_cm; then
   [[ -e $FLEXINS_BUILD_DIR/lib/librdmacm.so.1 ]] ||
     skip "-R needs FlexiNS's librdmacm.so.1 ($FLEXINS_BUILD_DIR/lib/librdmacm.so.1 is not built)"
@@ -72,6 +81,7 @@ for side in server client; do
   if grep -iE "couldn't|failed|error" "$LOG_DIR/pt.$side.log"; then
     fail "$tool $side printed an error (above)"
   fi
+  ((uc)) && assert_log_matches "pt.$side" "Connection type : UC"
 done
 
 # -a: sizes 2 B .. 8 MiB (23 rows); UD messages stop at the MTU: 4096 on
@@ -101,12 +111,17 @@ python3 "$LIB_DIR/perftest/parse_perftest.py" "$LOG_DIR/pt.server.log" "${server
 for addr in "${engines[@]}"; do
   assert_engine_alive "$addr"
   stat_json "$addr" "$LOG_DIR/stat-$addr.json"
-  # One python start for the three counters (each costs ~0.15 s here).
-  read -r tx retx errors < <(python3 -c '
+  # One python start for the counters (each costs ~0.15 s here).
+  read -r tx retx errors acks uc_dropped < <(python3 -c '
 import json, sys
 o = json.load(open(sys.argv[1]))
-print(o["tx_packets"], o["retransmitted_packets"], o["completions_error"])' "$LOG_DIR/stat-$addr.json") ||
+print(o["tx_packets"], o["retransmitted_packets"], o["completions_error"], o["acks_sent"],
+      o["uc_messages_dropped"])' "$LOG_DIR/stat-$addr.json") ||
     fail "engine $addr: counters missing in $LOG_DIR/stat-$addr.json"
-  log "engine $addr: tx_packets $tx, retransmitted $retx, error completions $errors"
+  log "engine $addr: tx_packets $tx, retransmitted $retx, error completions $errors, acks sent $acks, UC messages dropped $uc_dropped"
   assert_eq "$errors" 0 "error completions on engine $addr"
+  if ((uc)); then
+    assert_eq "$acks" 0 "ACKs sent by engine $addr (UC has none)"
+    assert_eq "$retx" 0 "packets resent by engine $addr (UC resends nothing)"
+  fi
 done

@@ -10,6 +10,7 @@
 #include "fabric/host_queues.h"
 #include "fabric/packet_bytes.h"
 #include "wire/icrc.h"
+#include "wire/opcodes.h"
 
 namespace flexins::transport::test {
 namespace {
@@ -23,6 +24,7 @@ constexpr uint32_t kMaxInline = 512;
 
 fabric::RcPath rc_path(const QpOptions& o) {
   fabric::RcPath p;
+  p.type = o.type;
   p.mtu = o.mtu;
   p.access = o.access;
   p.timeout = o.timeout;
@@ -107,7 +109,7 @@ Side::Side(Fabric& fabric, int index, uint32_t ip_net, uint32_t qp_number, const
 
   QpSetup s;
   s.qpn = qpn;
-  s.type = IBV_QPT_RC;
+  s.type = o.type;
   s.pd = pd;
   s.sq_sig_all = o.sq_sig_all;
   s.cap.max_send_wr = sq_slots;
@@ -375,6 +377,27 @@ pipe::SendWqe make_wqe(uint64_t wr_id, ibv_wr_opcode op, uint32_t flags) {
   w.send_flags = flags;
   return w;
 }
+
+uint64_t message_packets(uint32_t size, ibv_mtu mtu) {
+  const uint32_t mtu_bytes = 256u << (mtu - IBV_MTU_256);
+  return size == 0 ? 1 : (uint64_t(size) + mtu_bytes - 1) / mtu_bytes;
+}
+
+uint64_t expect_requests_of(Fabric& f, ibv_qp_type type) {
+  const wire::Transport service = type == IBV_QPT_UC ? wire::Transport::kUc : wire::Transport::kRc;
+  uint64_t requests = 0;
+  for (const auto& [op, n] : f.sent_by_opcode) {
+    const wire::OpcodeInfo& info = wire::opcode_info(op);
+    EXPECT_EQ(info.transport, service) << info.name;
+    if (info.flags & wire::kOpRequest) requests += n;
+  }
+  if (type == IBV_QPT_UC) {
+    EXPECT_EQ(f.b().counters().acks_sent.get(), 0u) << "UC acknowledges nothing";
+  }
+  return requests;
+}
+
+const char* service_name(ibv_qp_type type) { return type == IBV_QPT_UC ? "UC" : "RC"; }
 
 void fill_pattern(uint8_t* p, size_t n, uint32_t seed) {
   uint32_t x = seed * 2654435761u + 1;

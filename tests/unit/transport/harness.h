@@ -93,6 +93,7 @@ class TestEnv : public Env {
 };
 
 struct QpOptions {
+  ibv_qp_type type = IBV_QPT_RC;  // or IBV_QPT_UC (connect() passes UC's masks)
   ibv_mtu mtu = IBV_MTU_1024;
   uint8_t timeout = 14;  // 67 ms
   uint8_t retry_cnt = 7;
@@ -225,5 +226,14 @@ class Fabric {
 // Helpers to write WQEs.
 pipe::SendWqe make_wqe(uint64_t wr_id, ibv_wr_opcode op, uint32_t flags = IBV_SEND_SIGNALED);
 void fill_pattern(uint8_t* p, size_t n, uint32_t seed);
+
+// Packets of a SEND or RDMA WRITE message of `size` bytes at `mtu`.
+uint64_t message_packets(uint32_t size, ibv_mtu mtu);
+// The request packets the wire carried (Fabric::sent_by_opcode), checking
+// that each is of `type`'s service (RC or UC opcodes) and that a UC
+// responder sent nothing back (UC has no ACKs or responses).
+uint64_t expect_requests_of(Fabric& f, ibv_qp_type type);
+// "RC" / "UC", for test names.
+const char* service_name(ibv_qp_type type);
 
 }  // namespace flexins::transport::test

@@ -1,20 +1,24 @@
-// RDMA WRITE, WRITE with immediate, READ (single and multi-packet
-// responses) and atomics between two QPs over the in-memory wire.
+// RDMA WRITE, WRITE with immediate (RC and UC), READ (single and
+// multi-packet responses) and atomics between two QPs over the in-memory wire.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <string>
+#include <tuple>
 
 #include "harness.h"
 
 namespace flexins::transport::test {
 namespace {
 
-class RdmaSizes : public ::testing::TestWithParam<std::tuple<ibv_mtu, uint32_t>> {};
+// RC and UC.
+class WriteSizes : public ::testing::TestWithParam<std::tuple<ibv_qp_type, ibv_mtu, uint32_t>> {};
 
-TEST_P(RdmaSizes, WriteLandsAtTheRemoteAddressWithoutReceiveCompletion) {
-  const auto [mtu, size] = GetParam();
+TEST_P(WriteSizes, WriteLandsAtTheRemoteAddressWithoutReceiveCompletion) {
+  const auto [type, mtu, size] = GetParam();
   QpOptions o;
+  o.type = type;
   o.mtu = mtu;
   Fabric f(o, o);
   f.connect();
@@ -36,7 +40,24 @@ TEST_P(RdmaSizes, WriteLandsAtTheRemoteAddressWithoutReceiveCompletion) {
   EXPECT_EQ(dst.data[64 + size], 0xee);
   EXPECT_TRUE(f.b().recv_cqes().empty());
   EXPECT_EQ(f.iovs_outside_mrs, 0u);
+  EXPECT_EQ(expect_requests_of(f, type), message_packets(size, mtu));
 }
+
+std::string write_name(const ::testing::TestParamInfo<WriteSizes::ParamType>& p) {
+  const auto [type, mtu, size] = p.param;
+  return std::string(service_name(type)) + "_mtu" + std::to_string(256u << (mtu - 1)) + "_" +
+         std::to_string(size);
+}
+
+INSTANTIATE_TEST_SUITE_P(ServicesSizesAndMtus, WriteSizes,
+                         ::testing::Combine(::testing::Values(IBV_QPT_RC, IBV_QPT_UC),
+                                            ::testing::Values(IBV_MTU_256, IBV_MTU_1024,
+                                                              IBV_MTU_4096),
+                                            ::testing::Values(1u, 256u, 4097u, 100000u,
+                                                              1u << 20)),
+                         write_name);
+
+class RdmaSizes : public ::testing::TestWithParam<std::tuple<ibv_mtu, uint32_t>> {};
 
 TEST_P(RdmaSizes, ReadFetchesRemoteMemoryInResponsePackets) {
   const auto [mtu, size] = GetParam();
@@ -76,8 +97,12 @@ INSTANTIATE_TEST_SUITE_P(SizesAndMtus, RdmaSizes,
                                             ::testing::Values(1u, 256u, 4097u, 100000u,
                                                               1u << 20)));
 
-TEST(Rdma, WriteWithImmediateConsumesAReceiveAndReportsTheImmediate) {
-  Fabric f;
+class WriteWithImmediate : public ::testing::TestWithParam<ibv_qp_type> {};
+
+TEST_P(WriteWithImmediate, ConsumesAReceiveAndReportsTheImmediate) {
+  QpOptions o;
+  o.type = GetParam();
+  Fabric f(o, o);
   f.connect();
   const uint32_t size = 5000;
   Buffer src = f.a().reg(size);
@@ -102,7 +127,13 @@ TEST(Rdma, WriteWithImmediateConsumesAReceiveAndReportsTheImmediate) {
   auto sc = f.a().send_cqes();
   ASSERT_EQ(sc.size(), 1u);
   EXPECT_EQ(sc[0].opcode, IBV_WC_RDMA_WRITE);
+  EXPECT_EQ(expect_requests_of(f, o.type), message_packets(size, o.mtu));
 }
+
+INSTANTIATE_TEST_SUITE_P(Services, WriteWithImmediate, ::testing::Values(IBV_QPT_RC, IBV_QPT_UC),
+                         [](const ::testing::TestParamInfo<ibv_qp_type>& p) {
+                           return std::string(service_name(p.param));
+                         });
 
 TEST(Rdma, ZeroLengthWriteAndReadNeedNoValidKey) {
   Fabric f;

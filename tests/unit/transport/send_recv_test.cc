@@ -1,10 +1,11 @@
-// SEND / RECV between two QPs over the in-memory wire: every size from one
-// byte to 1 MiB at every path MTU, with and without immediate data, data
-// checked byte by byte, and the TX path checked to be header-only.
+// SEND / RECV between two QPs over the in-memory wire: RC and UC, every
+// size from one byte to 1 MiB at every path MTU, with and without immediate
+// data, data checked byte by byte, and the TX path checked to be header-only.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <string>
 #include <tuple>
 
 #include "harness.h"
@@ -13,11 +14,13 @@ namespace flexins::transport::test {
 namespace {
 
 
-class SendRecvTest : public ::testing::TestWithParam<std::tuple<ibv_mtu, uint32_t, bool>> {};
+class SendRecvTest
+    : public ::testing::TestWithParam<std::tuple<ibv_qp_type, ibv_mtu, uint32_t, bool>> {};
 
 TEST_P(SendRecvTest, MessageArrivesIntactWithOneCompletionEachSide) {
-  const auto [mtu, size, imm] = GetParam();
+  const auto [type, mtu, size, imm] = GetParam();
   QpOptions o;
+  o.type = type;
   o.mtu = mtu;
   Fabric f(o, o);
   f.connect();
@@ -62,19 +65,30 @@ TEST_P(SendRecvTest, MessageArrivesIntactWithOneCompletionEachSide) {
   EXPECT_EQ(f.bad_out_packets, 0u);
   EXPECT_EQ(a.counters().tx_payload_bytes_copied.get(), 0u);
   EXPECT_EQ(b.counters().tx_payload_bytes_copied.get(), 0u);
-  // No loss: no retransmission, no NAK.
+  // No loss: no retransmission, no NAK; one request packet per MTU of the
+  // message, with the service's opcodes (UC: and nothing sent back).
   EXPECT_EQ(a.counters().retransmitted_packets.get(), 0u);
   EXPECT_EQ(b.counters().naks_sent_psn_sequence.get(), 0u);
+  EXPECT_EQ(expect_requests_of(f, type), message_packets(size, mtu));
+  EXPECT_EQ(b.counters().uc_messages_dropped.get(), 0u);
   // The send queue slot went back to the host.
   EXPECT_EQ(a.shm->sq.consumer.value.load(), a.shm->sq.producer.value.load());
 }
 
+std::string send_recv_name(const ::testing::TestParamInfo<SendRecvTest::ParamType>& p) {
+  const auto [type, mtu, size, imm] = p.param;
+  return std::string(service_name(type)) + "_mtu" + std::to_string(256u << (mtu - 1)) + "_" +
+         std::to_string(size) + (imm ? "_imm" : "");
+}
+
 INSTANTIATE_TEST_SUITE_P(
     SizesAndMtus, SendRecvTest,
-    ::testing::Combine(::testing::Values(IBV_MTU_256, IBV_MTU_512, IBV_MTU_1024, IBV_MTU_2048,
+    ::testing::Combine(::testing::Values(IBV_QPT_RC, IBV_QPT_UC),
+                       ::testing::Values(IBV_MTU_256, IBV_MTU_512, IBV_MTU_1024, IBV_MTU_2048,
                                          IBV_MTU_4096),
                        ::testing::Values(1u, 3u, 255u, 256u, 257u, 1000u, 4096u, 65537u, 1u << 20),
-                       ::testing::Bool()));
+                       ::testing::Bool()),
+    send_recv_name);
 
 TEST(SendRecv, ZeroByteSendCompletesWithZeroLength) {
   Fabric f;

@@ -53,10 +53,13 @@ class WithEngine : public ::testing::Test {
     return ibv_create_cq(ctx_, cqe, this, ch, 0);
   }
   ibv_qp* make_rc_qp(ibv_cq* cq, uint32_t wr = 16, uint32_t inline_bytes = 64) {
+    return make_qp(cq, IBV_QPT_RC, wr, inline_bytes);
+  }
+  ibv_qp* make_qp(ibv_cq* cq, ibv_qp_type type, uint32_t wr = 16, uint32_t inline_bytes = 64) {
     ibv_qp_init_attr a{};
     a.send_cq = cq;
     a.recv_cq = cq;
-    a.qp_type = IBV_QPT_RC;
+    a.qp_type = type;
     a.cap.max_send_wr = wr;
     a.cap.max_recv_wr = wr;
     a.cap.max_send_sge = 2;
@@ -64,10 +67,13 @@ class WithEngine : public ::testing::Test {
     a.cap.max_inline_data = inline_bytes;
     return ibv_create_qp(pd_, &a);
   }
-  // RESET → INIT → RTR → RTS, talking to `remote_qpn` on our own address:
-  // through a GRH to our GID, or (by_lid) with no GRH, only our port's LID
-  // (FlexiNS's LID routing, as ibv_rc_pingpong without -g and qperf use it).
+  // RESET → INIT → RTR → RTS, talking to `remote_qpn` on our own address,
+  // with the attribute masks ibv_rc_pingpong (or, for a UC QP,
+  // ibv_uc_pingpong) passes: through a GRH to our GID, or (by_lid) with no
+  // GRH, only our port's LID (FlexiNS's LID routing, as ibv_rc_pingpong
+  // without -g and qperf use it).
   void connect(ibv_qp* qp, uint32_t remote_qpn, bool by_lid = false) {
+    const bool uc = qp->qp_type == IBV_QPT_UC;
     ibv_qp_attr a{};
     a.qp_state = IBV_QPS_INIT;
     a.pkey_index = 0;
@@ -94,9 +100,8 @@ class WithEngine : public ::testing::Test {
       a.ah_attr.grh.hop_limit = 64;
     }
     a.ah_attr.port_num = 1;
-    ASSERT_EQ(ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
-                                        IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
-                                        IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER),
+    const int rtr = IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN | IBV_QP_RQ_PSN;
+    ASSERT_EQ(ibv_modify_qp(qp, &a, uc ? rtr : rtr | IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER),
               0);
     a = {};
     a.qp_state = IBV_QPS_RTS;
@@ -105,9 +110,9 @@ class WithEngine : public ::testing::Test {
     a.rnr_retry = 7;
     a.sq_psn = 0;
     a.max_rd_atomic = 1;
-    ASSERT_EQ(ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
-                                        IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN |
-                                        IBV_QP_MAX_QP_RD_ATOMIC),
+    const int rts = IBV_QP_STATE | IBV_QP_SQ_PSN;
+    ASSERT_EQ(ibv_modify_qp(qp, &a, uc ? rts : rts | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
+                                                 IBV_QP_RNR_RETRY | IBV_QP_MAX_QP_RD_ATOMIC),
               0);
     EXPECT_EQ(qp->state, IBV_QPS_RTS);
   }
@@ -122,6 +127,38 @@ class WithEngine : public ::testing::Test {
     wr.send_flags = IBV_SEND_SIGNALED;
     ibv_send_wr* bad;
     return ibv_post_send(qp, &wr, &bad);
+  }
+  // Registered memory for the data tests: `src` random bytes, `dst` zeroed
+  // and remotely writable.
+  struct Regions {
+    std::vector<uint8_t> src = std::vector<uint8_t>(8192);
+    std::vector<uint8_t> dst = std::vector<uint8_t>(8192, 0);
+    ibv_mr* smr = nullptr;
+    ibv_mr* dmr = nullptr;
+  };
+  void make_regions(Regions& r, unsigned seed) {
+    std::mt19937 rng(seed);
+    for (auto& x : r.src) x = uint8_t(rng());
+    r.smr = ibv_reg_mr(pd_, r.src.data(), r.src.size(), IBV_ACCESS_LOCAL_WRITE);
+    r.dmr = ibv_reg_mr(pd_, r.dst.data(), r.dst.size(),
+                       IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
+    ASSERT_TRUE(r.smr && r.dmr) << strerror(errno);
+  }
+  // b posts a receive (wr_id 7: 4096 bytes at dst), a SENDs the first 3000
+  // bytes of src (wr_id 9, signaled); checks what b receives. The caller
+  // collects a's completion.
+  void send_3000(ibv_qp* a, ibv_qp* b, ibv_cq* cq_b, Regions& r) {
+    ASSERT_EQ(post_recv(b, r.dst.data(), 4096, r.dmr->lkey, 7), 0);
+    ASSERT_EQ(post_send1(a, 9, r.src.data(), 3000, r.smr->lkey), 0);
+    auto rwc = poll_n(cq_b, 1);
+    ASSERT_EQ(rwc.size(), 1u);
+    EXPECT_EQ(rwc[0].status, IBV_WC_SUCCESS) << ibv_wc_status_str(rwc[0].status);
+    EXPECT_EQ(rwc[0].wr_id, 7u);
+    EXPECT_EQ(rwc[0].opcode, IBV_WC_RECV);
+    EXPECT_EQ(rwc[0].byte_len, 3000u);
+    EXPECT_EQ(rwc[0].qp_num, b->qp_num);
+    EXPECT_EQ(rwc[0].src_qp, a->qp_num);
+    EXPECT_EQ(std::memcmp(r.dst.data(), r.src.data(), 3000), 0);
   }
   // Poll until `n` completions arrive (or 5 s pass).
   std::vector<ibv_wc> poll_n(ibv_cq* cq, size_t n) {
@@ -418,26 +455,13 @@ TEST_F(WithEngine, DataMovesBetweenTwoConnectedQps) {
   connect(a, b->qp_num);
   connect(b, a->qp_num);
 
-  std::vector<uint8_t> src(8192), dst(8192, 0);
-  std::mt19937 rng(5);
-  for (auto& x : src) x = uint8_t(rng());
-  ibv_mr* smr = ibv_reg_mr(pd_, src.data(), src.size(), IBV_ACCESS_LOCAL_WRITE);
-  ibv_mr* dmr = ibv_reg_mr(pd_, dst.data(), dst.size(),
-                           IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
-  ASSERT_TRUE(smr && dmr);
+  Regions r;
+  make_regions(r, 5);
+  auto& [src, dst, smr, dmr] = r;
 
   // SEND a → b.
-  ASSERT_EQ(post_recv(b, dst.data(), 4096, dmr->lkey, 7), 0);
   ASSERT_EQ(ibv_req_notify_cq(cq_a, 0), 0);
-  ASSERT_EQ(post_send1(a, 9, src.data(), 3000, smr->lkey), 0);
-  auto rwc = poll_n(cq_b, 1);
-  ASSERT_EQ(rwc.size(), 1u);
-  EXPECT_EQ(rwc[0].status, IBV_WC_SUCCESS) << ibv_wc_status_str(rwc[0].status);
-  EXPECT_EQ(rwc[0].wr_id, 7u);
-  EXPECT_EQ(rwc[0].opcode, IBV_WC_RECV);
-  EXPECT_EQ(rwc[0].byte_len, 3000u);
-  EXPECT_EQ(rwc[0].qp_num, b->qp_num);
-  EXPECT_EQ(std::memcmp(dst.data(), src.data(), 3000), 0);
+  send_3000(a, b, cq_b, r);
   // The send completion comes with a channel event (the CQ was armed).
   ibv_cq* ev_cq = nullptr;
   void* ev_ctx = nullptr;
@@ -455,6 +479,7 @@ TEST_F(WithEngine, DataMovesBetweenTwoConnectedQps) {
   const char msg[] = "inline hello";
   ibv_sge isge{reinterpret_cast<uintptr_t>(msg), sizeof msg, 0};
   ibv_send_wr wwr{};
+  ibv_send_wr* bad_s = nullptr;
   wwr.wr_id = 10;
   wwr.sg_list = &isge;
   wwr.num_sge = 1;
@@ -462,7 +487,6 @@ TEST_F(WithEngine, DataMovesBetweenTwoConnectedQps) {
   wwr.send_flags = IBV_SEND_SIGNALED | IBV_SEND_INLINE;
   wwr.wr.rdma.remote_addr = reinterpret_cast<uintptr_t>(dst.data()) + 5000;
   wwr.wr.rdma.rkey = dmr->rkey;
-  ibv_send_wr* bad_s;
   ASSERT_EQ(ibv_post_send(a, &wwr, &bad_s), 0);
   swc = poll_n(cq_a, 1);
   ASSERT_EQ(swc.size(), 1u);
@@ -496,6 +520,128 @@ TEST_F(WithEngine, DataMovesBetweenTwoConnectedQps) {
   EXPECT_EQ(ibv_destroy_cq(cq_a), 0) << "every event was acked";
   EXPECT_EQ(ibv_destroy_cq(cq_b), 0);
   EXPECT_EQ(ibv_destroy_comp_channel(ch), 0);
+}
+
+// UC through the verbs: SEND and RDMA WRITE with immediate move data; READ
+// and atomics are refused when posted (EINVAL, as rdma-core's rxe does) and
+// when asked for at creation (EOPNOTSUPP, as mlx5 does); RC-only attributes
+// are refused by ibv_modify_qp.
+TEST_F(WithEngine, UcQpsMoveDataAndRefuseReadAndAtomics) {
+  ibv_cq* cq_a = make_cq();
+  ibv_cq* cq_b = make_cq();
+  ASSERT_TRUE(cq_a && cq_b);
+  ibv_qp* a = make_qp(cq_a, IBV_QPT_UC);
+  ibv_qp* b = make_qp(cq_b, IBV_QPT_UC);
+  ASSERT_TRUE(a && b) << strerror(errno);
+  EXPECT_EQ(a->qp_type, IBV_QPT_UC);
+
+  // RTR with an RC-only attribute is EINVAL; the QP stays in INIT.
+  ibv_qp_attr bad{};
+  bad.qp_state = IBV_QPS_INIT;
+  bad.port_num = 1;
+  ASSERT_EQ(ibv_modify_qp(b, &bad, IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
+                                       IBV_QP_ACCESS_FLAGS),
+            0);
+  bad = {};
+  bad.qp_state = IBV_QPS_RTR;
+  bad.path_mtu = IBV_MTU_1024;
+  bad.dest_qp_num = a->qp_num;
+  bad.max_dest_rd_atomic = 1;
+  bad.ah_attr.is_global = 1;
+  bad.ah_attr.port_num = 1;
+  ASSERT_EQ(ibv_query_gid(ctx_, 1, 0, &bad.ah_attr.grh.dgid), 0);
+  EXPECT_EQ(ibv_modify_qp(b, &bad, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
+                                       IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC),
+            EINVAL);
+  EXPECT_EQ(b->state, IBV_QPS_INIT);
+  ibv_qp_attr reset{};
+  reset.qp_state = IBV_QPS_RESET;
+  ASSERT_EQ(ibv_modify_qp(b, &reset, IBV_QP_STATE), 0);
+
+  connect(a, b->qp_num);
+  connect(b, a->qp_num);
+
+  Regions r;
+  make_regions(r, 6);
+  auto& [src, dst, smr, dmr] = r;
+
+  // SEND a → b, 3 packets at MTU 1024.
+  send_3000(a, b, cq_b, r);
+  auto swc = poll_n(cq_a, 1);
+  ASSERT_EQ(swc.size(), 1u);
+  EXPECT_EQ(swc[0].status, IBV_WC_SUCCESS);
+  EXPECT_EQ(swc[0].opcode, IBV_WC_SEND);
+
+  // RDMA WRITE with immediate a → b: the data, and a receive completion.
+  ibv_recv_wr rwr{};
+  ibv_recv_wr* bad_r = nullptr;
+  ASSERT_EQ(ibv_post_recv(b, &rwr, &bad_r), 0);
+  ibv_sge ssge{reinterpret_cast<uintptr_t>(src.data()), 4000, smr->lkey};
+  ibv_send_wr wwr{};
+  wwr.wr_id = 10;
+  wwr.sg_list = &ssge;
+  wwr.num_sge = 1;
+  wwr.send_flags = IBV_SEND_SIGNALED;
+  wwr.opcode = IBV_WR_RDMA_WRITE_WITH_IMM;
+  wwr.imm_data = htonl(0x55aa);
+  wwr.wr.rdma.remote_addr = reinterpret_cast<uintptr_t>(dst.data()) + 4096;
+  wwr.wr.rdma.rkey = dmr->rkey;
+  ibv_send_wr* bad_s = nullptr;
+  ASSERT_EQ(ibv_post_send(a, &wwr, &bad_s), 0);
+  auto rwc = poll_n(cq_b, 1);
+  ASSERT_EQ(rwc.size(), 1u);
+  EXPECT_EQ(rwc[0].status, IBV_WC_SUCCESS);
+  EXPECT_EQ(rwc[0].opcode, IBV_WC_RECV_RDMA_WITH_IMM);
+  EXPECT_EQ(rwc[0].imm_data, htonl(0x55aa));
+  EXPECT_EQ(std::memcmp(dst.data() + 4096, src.data(), 4000), 0);
+  swc = poll_n(cq_a, 1);
+  ASSERT_EQ(swc.size(), 1u);
+  EXPECT_EQ(swc[0].status, IBV_WC_SUCCESS);
+  EXPECT_EQ(swc[0].opcode, IBV_WC_RDMA_WRITE);
+
+  // READ and atomics: EINVAL at post time, *bad_wr names the WR, nothing posted.
+  for (ibv_wr_opcode op : {IBV_WR_RDMA_READ, IBV_WR_ATOMIC_CMP_AND_SWP, IBV_WR_ATOMIC_FETCH_AND_ADD}) {
+    ibv_send_wr rd = wwr;
+    rd.opcode = op;
+    ssge.length = 8;
+    bad_s = nullptr;
+    EXPECT_EQ(ibv_post_send(a, &rd, &bad_s), EINVAL) << op;
+    EXPECT_EQ(bad_s, &rd);
+  }
+  ibv_qp_ex* ax = ibv_qp_to_qp_ex(a);
+  ibv_wr_start(ax);
+  ax->wr_id = 12;
+  ibv_wr_rdma_read(ax, dmr->rkey, reinterpret_cast<uintptr_t>(dst.data()));
+  ibv_wr_set_sge(ax, smr->lkey, reinterpret_cast<uintptr_t>(src.data()), 8);
+  EXPECT_EQ(ibv_wr_complete(ax), EINVAL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ibv_wc none;
+  EXPECT_EQ(ibv_poll_cq(cq_a, 1, &none), 0) << "nothing was posted";
+  EXPECT_EQ(a->state, IBV_QPS_RTS);
+
+  // Asking for READ on a UC QP at creation is refused.
+  ibv_qp_init_attr_ex x{};
+  x.qp_type = IBV_QPT_UC;
+  x.send_cq = x.recv_cq = cq_a;
+  x.pd = pd_;
+  x.cap.max_send_wr = x.cap.max_recv_wr = 4;
+  x.cap.max_send_sge = x.cap.max_recv_sge = 1;
+  x.comp_mask = IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_SEND_OPS_FLAGS;
+  x.send_ops_flags = IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_RDMA_READ;
+  errno = 0;
+  EXPECT_EQ(ibv_create_qp_ex(ctx_, &x), nullptr);
+  EXPECT_EQ(errno, EOPNOTSUPP);
+  x.send_ops_flags = IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM;
+  ibv_qp* c = ibv_create_qp_ex(ctx_, &x);
+  ASSERT_NE(c, nullptr) << strerror(errno);
+  EXPECT_EQ(ibv_destroy_qp(c), 0);
+
+  EXPECT_EQ(ibv_destroy_qp(a), 0);
+  EXPECT_EQ(ibv_destroy_qp(b), 0);
+  EXPECT_EQ(ibv_dereg_mr(smr), 0);
+  EXPECT_EQ(ibv_dereg_mr(dmr), 0);
+  EXPECT_EQ(ibv_destroy_cq(cq_a), 0);
+  EXPECT_EQ(ibv_destroy_cq(cq_b), 0);
 }
 
 // The engine dies under an application: nothing hangs, the application

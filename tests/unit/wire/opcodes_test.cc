@@ -130,5 +130,38 @@ TEST(OpcodeTable, FlagsAgreeWithNames) {
   }
 }
 
+// The opcode a requester picks for each packet of a SEND / RDMA WRITE must
+// be the table's row for that service, operation, place and immediate data.
+TEST(OpcodeTable, MessageOpcodeNamesTheRowForEachPacketOfAMessage) {
+  int checked = 0;
+  for (Transport t : {Transport::kRc, Transport::kUc}) {
+    for (bool send : {false, true}) {
+      for (bool imm : {false, true}) {
+        for (int place = 0; place < 4; ++place) {  // First, Middle, Last, Only
+          const bool first = place == 0 || place == 3, last = place >= 2;
+          const uint8_t op = message_opcode(t, send, imm, first, last);
+          const OpcodeInfo& info = opcode_info(op);
+          SCOPED_TRACE(info.name);
+          ASSERT_TRUE(spec_table().count(op));
+          EXPECT_EQ(info.transport, t);
+          EXPECT_EQ((info.flags & kOpSend) != 0, send);
+          EXPECT_EQ((info.flags & kOpWrite) != 0, !send);
+          EXPECT_EQ(info.flags & kOpOnly, (first ? kOpFirst : 0) | (last ? kOpLast : 0));
+          EXPECT_EQ((info.flags & kOpMiddle) != 0, !first && !last);
+          // Immediate data rides on the last packet only.
+          EXPECT_EQ((info.flags & kOpImm) != 0, imm && last);
+          // A WRITE's RETH is on its First or Only packet (IBA 9.3.3).
+          EXPECT_EQ((info.headers & kHdrReth) != 0, !send && first);
+          // UC opcodes are RC's with transport bits 001 (IBA 9.2, table 38).
+          EXPECT_EQ(op, uint8_t(message_opcode(Transport::kRc, send, imm, first, last) |
+                                (t == Transport::kUc ? 0x20 : 0)));
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(checked, 32);
+}
+
 }  // namespace
 }  // namespace flexins::wire
