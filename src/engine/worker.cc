@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <stdexcept>
 #include <system_error>
 
 #include "pipe/control_proto.h"
@@ -53,9 +54,14 @@ Worker::Worker(const WorkerConfig& cfg, io::Backend& backend, pipe::WorkerStatus
   }
   rx_pool_.resize(size_t(kRxBurst) * kRxBufferBytes);
   rx_descs_.resize(kRxBurst);
-  tx_slots_.resize(kTxBatch);
-  tx_batch_.resize(kTxBatch);
-  if (cfg_.ablate.tx_copy) tx_copy_ = std::make_unique<TxCopy>(kTxBatch);
+  for (uint16_t port : backend_.src_ports()) {
+    TxLane& lane = lanes_.emplace_back();
+    lane.src_port = port;
+    lane.slots.resize(kTxBatch);
+    lane.batch.resize(kTxBatch);
+  }
+  if (lanes_.empty()) throw std::logic_error("worker: the backend has no source port");
+  if (cfg_.ablate.tx_copy) tx_copy_ = std::make_unique<TxCopy>(uint32_t(lanes_.size()) * kTxBatch);
   if (cfg_.ablate.rx_per_qp) rx_per_qp_ = std::make_unique<RxPerQpRings>();
   now_ = monotonic_ns();
 }
@@ -415,21 +421,28 @@ bool Worker::timer_pass() {
 }
 
 // Whether D, which will have IOVS iovecs, can be the next segment of the
-// open GSO group: same destination and source, no longer than the group's
-// segments, the group's last datagram full-sized, and the group's limits kept.
-bool Worker::joins_gso_group(const io::TxDatagram& d, uint32_t iovs) const {
-  if (gso_segments_ == 0 || gso_segments_ >= backend_.max_gso_segments()) return false;
-  const io::TxDatagram& first = tx_batch_[gso_first_];
-  const io::TxDatagram& last = tx_batch_[tx_count_ - 1];
-  return d.dst_ip == first.dst_ip && d.src_port == first.src_port && d.length <= first.length &&
-         last.length == first.length && gso_bytes_ + d.length <= io::kMaxGsoBytes &&
-         gso_iovs_ + iovs <= io::kMaxGsoIov;
+// lane's open GSO group: same destination (the lane is the source), no
+// longer than the group's segments, the group's last datagram full-sized,
+// and the group's limits kept.
+bool Worker::joins_gso_group(const TxLane& lane, const io::TxDatagram& d, uint32_t iovs) const {
+  if (lane.gso_segments == 0 || lane.gso_segments >= backend_.max_gso_segments()) return false;
+  const io::TxDatagram& first = lane.batch[lane.gso_first];
+  const io::TxDatagram& last = lane.batch[lane.count - 1];
+  return d.dst_ip == first.dst_ip && d.length <= first.length && last.length == first.length &&
+         lane.gso_bytes + d.length <= io::kMaxGsoBytes && lane.gso_iovs + iovs <= io::kMaxGsoIov;
+}
+
+Worker::TxLane& Worker::lane_for(uint16_t src_port) {
+  for (TxLane& lane : lanes_)
+    if (lane.src_port == src_port) return lane;
+  return lanes_[0];  // not one of ours: cannot happen (QPs get their ports from the backend)
 }
 
 void Worker::transmit(transport::OutPacket& pkt) {
-  if (tx_count_ == kTxBatch) flush_tx();
-  TxSlot& slot = tx_slots_[tx_count_];
-  io::TxDatagram& d = tx_batch_[tx_count_];
+  TxLane& lane = lane_for(pkt.src_port);
+  if (lane.count == kTxBatch) flush_lane(lane);
+  TxSlot& slot = lane.slots[lane.count];
+  io::TxDatagram& d = lane.batch[lane.count];
   if (pkt.hdr_len > sizeof slot.hdr || pkt.iov_count + 2u > io::kMaxTxIov || pkt.pad > 3) {
     counters_.tx_errors.add();
     return;
@@ -439,21 +452,23 @@ void Worker::transmit(transport::OutPacket& pkt) {
   std::memcpy(slot.hdr, pkt.hdr, pkt.hdr_len);
   d.dst_ip = pkt.dst_ip;
   d.dst_port = wire::kRoceV2Port;
-  d.src_port = pkt.src_port;
+  d.src_port = lane.src_port;
   d.ecn_ce = false;
   d.iov_count = 0;
   d.iov[d.iov_count++] = {slot.hdr, pkt.hdr_len};
   for (uint32_t i = 0; i < pkt.iov_count; ++i) d.iov[d.iov_count++] = pkt.payload[i];
   // Measurement only (--ablate tx-copy): the payload is copied into an engine buffer.
-  if (tx_copy_)
-    d.iov_count = 1 + tx_copy_->stage(tx_count_, {d.iov + 1, pkt.iov_count}, counters_.tx_payload_bytes_copied);
+  if (tx_copy_) {
+    const uint32_t staging = uint32_t(&lane - lanes_.data()) * kTxBatch + lane.count;
+    d.iov_count = 1 + tx_copy_->stage(staging, {d.iov + 1, pkt.iov_count}, counters_.tx_payload_bytes_copied);
+  }
   std::memset(slot.trailer, 0, sizeof slot.trailer);
   if (pkt.pad) d.iov[d.iov_count++] = {slot.trailer, pkt.pad};
 
   wire::IcrcIpInfo ip;
   ip.src_ip = cfg_.local_ip;
   ip.dst_ip = pkt.dst_ip;
-  ip.src_port = pkt.src_port;
+  ip.src_port = lane.src_port;
   ip.dst_port = wire::kRoceV2Port;
   ip.ip_id = 0;
   ip.ip_flags_frag = kIpDf;
@@ -462,19 +477,19 @@ void Worker::transmit(transport::OutPacket& pkt) {
   // bytes and the iovec that may still come for it.
   d.length = pkt.hdr_len + pkt.payload_len + pkt.pad + uint32_t(wire::kIcrcSize);
   const uint32_t iovs = d.iov_count + (pkt.pad ? 0 : 1);
-  d.gso_continues = joins_gso_group(d, iovs);
+  d.gso_continues = joins_gso_group(lane, d, iovs);
   if (d.gso_continues) {
     counters_.tx_gso_segments.add();
-    ++gso_segments_;
-    gso_iovs_ += iovs;
-    gso_bytes_ += d.length;
+    ++lane.gso_segments;
+    lane.gso_iovs += iovs;
+    lane.gso_bytes += d.length;
   } else {
-    gso_first_ = tx_count_;
-    gso_segments_ = 1;
-    gso_iovs_ = iovs;
-    gso_bytes_ = d.length;
+    lane.gso_first = lane.count;
+    lane.gso_segments = 1;
+    lane.gso_iovs = iovs;
+    lane.gso_bytes = d.length;
   }
-  ip.ip_id = uint16_t(gso_segments_ - 1);
+  ip.ip_id = uint16_t(lane.gso_segments - 1);
   uint32_t icrc = wire::icrc_compute(ip, std::span<const iovec>(d.iov, d.iov_count));
   // The ICRC goes right after the pad bytes in the same trailer buffer.
   if (pkt.pad) {
@@ -486,14 +501,18 @@ void Worker::transmit(transport::OutPacket& pkt) {
   }
   counters_.tx_packets.add();
   counters_.tx_bytes.add(d.length);
-  ++tx_count_;
+  ++lane.count;
+}
+
+void Worker::flush_lane(TxLane& lane) {
+  if (lane.count == 0) return;
+  backend_.tx_burst(std::span<io::TxDatagram>(lane.batch.data(), lane.count));
+  lane.count = 0;
+  lane.gso_segments = 0;
 }
 
 void Worker::flush_tx() {
-  if (tx_count_ == 0) return;
-  backend_.tx_burst(std::span<io::TxDatagram>(tx_batch_.data(), tx_count_));
-  tx_count_ = 0;
-  gso_segments_ = 0;
+  for (TxLane& lane : lanes_) flush_lane(lane);
 }
 
 // ------------------------------------------------------------ memory, events

@@ -125,12 +125,29 @@ class Worker final : public transport::Env {
     uint8_t hdr[wire::kMaxTransportHeaders];
     uint8_t trailer[8];  // pad + ICRC
   };
+  // The datagrams waiting to leave from one of the backend's source ports,
+  // in order, with the GSO group still open at their end (io/backend.h).
+  // One lane per port, so that packets of QPs on different ports, which
+  // arrive interleaved (many QPs, one packet each), still fill groups and
+  // sendmmsg calls instead of alternating runs of one.
+  struct TxLane {
+    uint16_t src_port = 0;
+    std::vector<TxSlot> slots;
+    std::vector<io::TxDatagram> batch;
+    uint32_t count = 0;
+    uint32_t gso_first = 0;  // the open group: its first datagram's index,
+    uint32_t gso_segments = 0;  // datagrams,
+    uint32_t gso_iovs = 0;      // iovecs
+    uint32_t gso_bytes = 0;     // and bytes
+  };
 
   void post(std::function<void()> fn);
   void run();
   bool rx_pass();
   void handle_datagram(const io::RxDatagram& d, uint16_t ip_id);
-  bool joins_gso_group(const io::TxDatagram& d, uint32_t iovs) const;
+  bool joins_gso_group(const TxLane& lane, const io::TxDatagram& d, uint32_t iovs) const;
+  TxLane& lane_for(uint16_t src_port);
+  void flush_lane(TxLane& lane);
   bool inbox_pass();
   bool doorbell_pass();
   bool tx_pass();
@@ -176,16 +193,8 @@ class Worker final : public transport::Env {
   std::vector<uint8_t> rx_pool_;
   std::vector<io::RxDatagram> rx_descs_;
 
-  static constexpr uint32_t kTxBatch = 64;
-  std::vector<TxSlot> tx_slots_;
-  std::vector<io::TxDatagram> tx_batch_;
-  uint32_t tx_count_ = 0;
-  // The open GSO group: its first datagram's index in tx_batch_, how many
-  // datagrams and iovecs it holds and its byte count (io/backend.h).
-  uint32_t gso_first_ = 0;
-  uint32_t gso_segments_ = 0;
-  uint32_t gso_iovs_ = 0;
-  uint32_t gso_bytes_ = 0;
+  static constexpr uint32_t kTxBatch = 64;  // datagrams per lane before it is flushed
+  std::vector<TxLane> lanes_;
 
   // Ablations (measurement only): null unless switched on.
   std::unique_ptr<TxCopy> tx_copy_;

@@ -233,6 +233,15 @@ obj = json.load(open(sys.argv[1]))
 print(int(obj[sys.argv[2]]))' "$1" "$2" || fail "no integer key '$2' in $1"
 }
 
+# lid_hex ADDR: the port LID FlexiNS gives the engine for IPv4 ADDR (its
+# low 16 bits, src/pipe/lid.h), as the pingpong tools print it: 0xCCDD.
+lid_hex() {
+  local IFS=.
+  # shellcheck disable=SC2086  # split the address on dots
+  set -- $1
+  printf '0x%04x' $((($3 << 8) | $4))
+}
+
 # stat_get ADDR KEY: an integer from the engine's counters now.
 stat_get() {
   local f=$RUN_DIR/stat-$$-$RANDOM.json

@@ -37,8 +37,8 @@ assert_engine_alive "$ADDR_A"
 assert_engine_alive "$ADDR_B"
 if [[ $mode == lid ]]; then
   # Each side learned the other's LID (127.0.SLOT.N -> 0xSSNN) and no GID.
-  lid_a=$(printf '0x%04x' $(((TEST_SLOT << 8) | 1)))
-  lid_b=$(printf '0x%04x' $(((TEST_SLOT << 8) | 2)))
+  lid_a=$(lid_hex "$ADDR_A")
+  lid_b=$(lid_hex "$ADDR_B")
   assert_log_matches pp.server "remote address: LID $lid_a, QPN 0x[0-9a-f]{6}, PSN 0x[0-9a-f]{6}, GID ::$"
   assert_log_matches pp.client "remote address: LID $lid_b, QPN 0x[0-9a-f]{6}, PSN 0x[0-9a-f]{6}, GID ::$"
 fi

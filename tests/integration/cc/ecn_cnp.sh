@@ -13,7 +13,7 @@ source "$LIB_DIR/cc/qp_list.sh"
 source "$LIB_DIR/perftest_pair.sh"
 
 line=20e9
-start_engine "$ADDR_A" --cc "dcqcn,line_rate_bps=$line" --inject ecn=0.02,seed=3
+start_engine "$ADDR_A" --cc "dcqcn,line_rate_bps=$line" --inject ecn=0.2,seed=3
 start_engine "$ADDR_B"
 bw_start write "$ADDR_B" "$ADDR_A" "$PORT_BASE" ib_write_bw -s 65536 -D 3
 
@@ -22,13 +22,13 @@ samples=$RUN_DIR/qp-samples.jsonl
 wait_rts_qp "$ADDR_A" 15
 while pid_alive "$CLIENT_PID"; do
   timeout 5 "$FLEXINS" qp list --ip "$ADDR_A" --json >>"$samples" 2>/dev/null || true
-  sleep 0.2
+  sleep 0.1
 done
 bw_finish write
 show_log write.client
 bw=$(awk '/^ *65536 /{print $4; exit}' "$LOG_DIR/write.client.log")
 [[ -n $bw ]] || fail "no 64 KiB result line in ib_write_bw's output"
-log "ib_write_bw 64 KiB under DCQCN with 2 % of packets marked: $bw MB/s (BW average)"
+log "ib_write_bw 64 KiB under DCQCN with 20 % of packets marked: $bw MB/s (BW average)"
 python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) > 0 else 1)" "$bw" || fail "zero bandwidth"
 
 # The counters of both engines.

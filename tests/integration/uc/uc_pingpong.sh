@@ -54,9 +54,9 @@ case $mode in
 esac
 
 assert_pingpong_ok uc "$size" "$iters"
-# Each side learned the other's QPN and GID (::ffff:ADDR, RoCE v2).
-assert_log_matches uc.server "remote address: LID 0x0000, QPN 0x[0-9a-f]{6}, PSN 0x[0-9a-f]{6}, GID ::ffff:$addr_client"
-assert_log_matches uc.client "remote address: LID 0x0000, QPN 0x[0-9a-f]{6}, PSN 0x[0-9a-f]{6}, GID ::ffff:$addr_server"
+# Each side learned the other's LID, QPN and GID (::ffff:ADDR, RoCE v2).
+assert_log_matches uc.server "remote address: LID $(lid_hex "$addr_client"), QPN 0x[0-9a-f]{6}, PSN 0x[0-9a-f]{6}, GID ::ffff:$addr_client"
+assert_log_matches uc.client "remote address: LID $(lid_hex "$addr_server"), QPN 0x[0-9a-f]{6}, PSN 0x[0-9a-f]{6}, GID ::ffff:$addr_server"
 
 # Every message is ceil(SIZE / MTU) packets (one for 0 bytes), and each
 # engine sends ITERS messages.
