@@ -18,9 +18,11 @@ inline constexpr uint32_t kMaxOutstandingPackets = 1024;
 // up to 1 GiB, past the peer's 32 MiB receive socket, and even without drops
 // the queueing delay at a peer serving ~50k packets/s outgrows the ACK
 // timeout (67 ms for perftest's default), so spurious go-back-N storms end in
-// IBV_WC_RETRY_EXC_ERR (ib_write_bw -q 256 and -q 1024 did). 1024 packets
-// (4 MiB at MTU 4096) queue for about 20 ms there.
-inline constexpr uint32_t kWorkerOutstandingPackets = 1024;
+// IBV_WC_RETRY_EXC_ERR (ib_write_bw -q 256 and -q 1024 did). 4096 packets
+// (16 MiB at MTU 4096) queue for about 10 ms at the ~400k packets/s an
+// engine moves now; 1024 gave each of 1024 QPs a window of one packet, an
+// ACK per packet and a third of one QP's bandwidth.
+inline constexpr uint32_t kWorkerOutstandingPackets = 4096;
 inline constexpr uint32_t kMinOutstandingPackets = 1;
 
 // The window of one QP when `qps` QPs share a worker.
