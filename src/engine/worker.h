@@ -122,7 +122,7 @@ class Worker final : public transport::Env {
     uint64_t armed_deadline = UINT64_MAX;  // last deadline put in the heap
   };
   struct TxSlot {
-    uint8_t hdr[wire::kMaxTransportHeaders];
+    uint8_t hdr[wire::kMaxHeadersWithSack];
     uint8_t trailer[8];  // pad + ICRC
   };
 
