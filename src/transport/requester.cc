@@ -115,7 +115,9 @@ bool Requester::can_send() const {
 }
 
 uint32_t Requester::window_packets() const {
-  return std::min(qp_.env.tx_window_packets(), qp_.cc.window_packets(qp_.mtu()));
+  const uint32_t w = std::min(qp_.env.tx_window_packets(), qp_.cc.window_packets(qp_.mtu()));
+  // Selective repeat: no more in flight than one SACK can describe.
+  return qp_.sr.active() ? std::min(w, kSrMaxWindowPackets) : w;
 }
 
 uint32_t Requester::transmit(uint32_t budget, uint64_t now_ns) {

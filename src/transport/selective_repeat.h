@@ -68,7 +68,9 @@
 // the resend lost too (cc/selective_repeat.h). They go into a retransmit
 // queue of PSN ranges that the requester serves before new packets,
 // rebuilding each packet from its WQE and PSN; they do not use up
-// retry_cnt (a SACK is progress, not a retry). A timeout resends what the
+// retry_cnt (a SACK is progress, not a retry). The requester keeps at most
+// kSrMaxWindowPackets PSNs in flight, so one SACK covers everything it may
+// have sent and shows a lost resend. A timeout resends what the
 // policy says (every PSN not SACKed) and uses up retry_cnt as in go-back-N.
 // A plain sequence NAK means the responder is not placing out of order
 // (go_back_n mode, or no SR bit honoured), so the requester goes back N as
@@ -107,6 +109,10 @@ std::optional<LossRecoveryMode> parse_loss_recovery(std::string_view name);
 
 // PSNs ahead of ePSN a responder may place: the requester window's bound.
 inline constexpr uint32_t kSrWindowPackets = kMaxOutstandingPackets;
+// A selective-repeat requester keeps at most this many PSNs in flight:
+// the expected PSN and every PSN one SACK block can describe after it, so
+// a SACK always says how far the responder has seen.
+inline constexpr uint32_t kSrMaxWindowPackets = 1 + wire::kMaxSackBits;
 // A SACK for every this many out-of-order packets without AckReq.
 inline constexpr uint32_t kSackEveryPackets = 16;
 
