@@ -40,7 +40,7 @@ void Responder::reset() {
   sr_window_.reset();
   sr_peer_ = false;
   sr_ooo_since_sack_ = 0;
-  sr_run_pkts_ = 0;
+  sr_run_bytes_ = 0;
 }
 
 void Responder::start(uint32_t rq_psn) {
@@ -462,15 +462,15 @@ Responder::State Responder::complete(Ctx& c) {
       msn_ = psn_add(msn_, 1);
       if (imm) {  // IBA 9.4.1?: WRITE with immediate consumes a receive WQE
         have_recv_ = false;
-        // Selective repeat: the message's SR packets, one PMTU each, came
-        // just before this last one (selective_repeat.h).
-        const uint64_t bytes = uint64_t(write_len_) + uint64_t(sr_run_pkts_) * qp_.mtu();
+        // Selective repeat: the message's SR packets came just before this
+        // last one (selective_repeat.h).
+        const uint64_t bytes = write_len_ + sr_run_bytes_;
         complete_recv(IBV_WC_SUCCESS, uint32_t(std::min<uint64_t>(bytes, UINT32_MAX)), true, p.imm_data,
                       true, p.bth.solicited);
       }
     }
   }
-  sr_run_pkts_ = c.marked ? sr_run_pkts_ + 1 : 0;
+  sr_run_bytes_ = c.marked ? sr_run_bytes_ + p.payload_len : 0;
   epsn_ = (c.flags & wire::kOpRead) ? psn_add(p.bth.psn, read_npkts(p.reth.dma_length))
                                     : psn_add(p.bth.psn, 1);
   nak_sent_for_gap_ = false;
@@ -514,7 +514,7 @@ void Responder::advance_over_placed() {
     // forgotten, so it is resent and refused in order (check_op_sequence).
     if (in_msg_ != InMessage::kNone) break;
     msn_ = psn_add(msn_, 1);
-    ++sr_run_pkts_;
+    sr_run_bytes_ += qp_.mtu();  // sr_place took only whole PMTUs
     epsn_ = psn_add(epsn_, 1);
   }
 }

@@ -174,13 +174,13 @@ class Responder {
   uint32_t unacked_pkts_ = 0;
 
   // Selective repeat: what was placed ahead of ePSN; whether the peer marks
-  // SR packets; out-of-order packets since the last SACK; SR packets
-  // completed in order since the last unmarked one (a WRITE WITH IMM's
-  // receive completion counts them, one PMTU each).
+  // SR packets; out-of-order packets since the last SACK; bytes of the SR
+  // packets completed in order since the last unmarked one (a WRITE WITH
+  // IMM's receive completion counts them).
   SrReceiveWindow sr_window_;
   bool sr_peer_ = false;
   uint32_t sr_ooo_since_sack_ = 0;
-  uint32_t sr_run_pkts_ = 0;
+  uint64_t sr_run_bytes_ = 0;
 
   ReplayRecord records_[kReplayRecords];
   uint32_t next_record_ = 0;

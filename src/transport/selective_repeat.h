@@ -80,13 +80,19 @@
 // Karn's rule as before.
 //
 // LIMITS. Only multi-packet RDMA WRITEs gain: SENDs, READs, atomics and
-// single-packet WRITEs recover go-back-N style. Against a responder that
-// is not FlexiNS, a selective-repeat requester still works (the per-packet
-// WRITE Only packets are standard, and it recovers go-back-N style), but a
-// WRITE WITH IMMEDIATE's receive completion there reports only the last
-// packet's length: a FlexiNS responder adds the SR packets ahead of it (one
-// PMTU each). A lost resend is found by a later SACK only if newer packets
-// follow it; otherwise by the timeout.
+// single-packet WRITEs recover go-back-N style. A WRITE's last packet that
+// arrives while a hole is open is dropped and resent (cheap when a hole
+// lasts a few packets, not when a round trip spans a window). Data of a
+// later WRITE may be placed before an earlier WRITE's holes are filled;
+// only each WRITE's last packet is ordered. Against a responder that is not
+// FlexiNS, a selective-repeat requester still works (the WRITE Only
+// packets are standard, and it recovers go-back-N style), but a WRITE WITH
+// IMMEDIATE's receive completion there reports only the last packet's
+// length: a FlexiNS responder, in either mode, adds the SR packets that
+// completed in order since the last unmarked one. A lost resend is found
+// by a later SACK only if newer packets follow it; otherwise (a full
+// window, the end of a transfer) by the retransmit timer: IRN's short
+// timer for few packets in flight is not built.
 #pragma once
 
 #include <bitset>
