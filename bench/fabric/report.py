@@ -5,8 +5,9 @@ too) and the plots DIR/incast.png, DIR/convergence.png, DIR/loss.png.
     report.py DIR
 
 Each run is DIR/NAME/ with summary.json, goodput.csv and queue.csv, as
-flexins-fabric --out writes them; NAME is incast.CC, convergence.CC or
-loss.P.
+flexins-fabric --out writes them; NAME is incast.CC, convergence.CC,
+loss.P (go-back-N) or loss_sr.P (selective repeat). Each loss rate with
+both modes gets a line with the goodput ratio SR/GBN.
 """
 import csv
 import json
@@ -116,14 +117,41 @@ def plot_group(plt, title, group, path, queue=True):
     plt.close(fig)
 
 
+LR_NAME = {"go_back_n": "go-back-N", "selective_repeat": "selective repeat"}
+
+
+def lr_name(s):
+    # summary.json from before selective repeat has no "lr": go-back-N.
+    return LR_NAME.get(s.get("lr", "go_back_n"), s.get("lr"))
+
+
+def ratio_lines(loss, loss_sr):
+    """One line per loss rate run with both modes: goodput SR/GBN."""
+    gbn = {label: s for label, s, _, _ in loss}
+    lines = []
+    for label, sr, _, _ in loss_sr:
+        if label not in gbn:
+            continue
+        g, r = gbn[label]["goodput_last_half_bps"], sr["goodput_last_half_bps"]
+        ratio = f"{r / g:.2f}x" if g > 0 else "inf (go-back-N delivered nothing)"
+        intact = "yes" if gbn[label]["data_intact"] and sr["data_intact"] else "NO"
+        lines.append(f"loss {float(label) * 100:g} %: goodput go-back-N {g / 1e9:.2f} Gb/s, "
+                     f"selective repeat {r / 1e9:.2f} Gb/s: SR/GBN {ratio}; "
+                     f"retransmitted {gbn[label]['counters']['retransmitted_packets']} / "
+                     f"{sr['counters']['retransmitted_packets']} packets; every byte intact in both: {intact}")
+    return lines
+
+
 def main():
     out = Path(sys.argv[1])
     incast = runs(out, "incast")
     convergence = runs(out, "convergence")
     loss = runs(out, "loss")
+    loss_sr = runs(out, "loss_sr")
     rows = [row("incast", policy_name(s), s) for _, s, _, _ in incast]
     rows += [row("convergence", policy_name(s), s) for _, s, _, _ in convergence]
-    rows += [row("loss", f"{float(label) * 100:g} % (go-back-N)", s) for label, s, _, _ in loss]
+    for label, s, _, _ in sorted(loss + loss_sr, key=lambda r: float(r[0])):
+        rows.append(row("loss", f"{float(label) * 100:g} % ({lr_name(s)})", s))
     meta = (out / "run.meta").read_text() if (out / "run.meta").exists() else ""
     first = (incast or convergence or loss)[0][1] if (incast or convergence or loss) else None
     lines = ["FlexiNS emulated fabric " + " ".join(meta.split())]
@@ -134,6 +162,7 @@ def main():
             f"links {first['link_delay_ns']} ns, {first['op']} {first['msg_bytes']} B x {first['depth']}, "
             f"MTU {first['mtu']}; goodput and Jain over the last half of the run")
     lines += ["", render(rows), ""]
+    lines += ratio_lines(loss, loss_sr)
     if any(not r[-1] == "yes" for r in rows if not r[0].startswith("loss")):
         lines.append("cc in use = no: the transport did not ask for a congestion controller "
                      "(Env::new_congestion_control), so that run behaved as cc=none.")
@@ -150,9 +179,10 @@ def main():
     if convergence:
         plot_group(plt, "convergence", [(policy_name(s), s, g, q) for _, s, g, q in convergence],
                    out / "convergence.png")
-    if loss:
-        plot_group(plt, "loss", [(f"{float(label) * 100:g} % random loss", s, g, q) for label, s, g, q in loss],
-                   out / "loss.png", queue=False)
+    if loss or loss_sr:
+        group = sorted(loss + loss_sr, key=lambda r: float(r[0]))
+        plot_group(plt, "loss", [(f"{float(label) * 100:g} % random loss, {lr_name(s)}", s, g, q)
+                                 for label, s, g, q in group], out / "loss.png", queue=False)
     print(f"plots: {', '.join(p.name for p in sorted(out.glob('*.png')))} in {out}")
 
 

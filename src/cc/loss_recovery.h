@@ -57,6 +57,16 @@ class LossRecovery {
   // and so did the PSNs in `received` (parts outside (expected, next) are
   // ignored).
   virtual RetransmitPlan on_sack(uint32_t expected_psn, std::span<const PsnRange> received) = 0;
+  // The same from a responder that also says it has seen every PSN through
+  // `seen_through`, whether it kept them or not (a FlexiNS responder places
+  // only selective-repeat packets out of order and drops the others,
+  // wire/sack.h): a PSN through it that is not in `received` is missing as
+  // well. A policy that has no use for it answers as on_sack.
+  virtual RetransmitPlan on_sack_through(uint32_t expected_psn, std::span<const PsnRange> received,
+                                         uint32_t seen_through) {
+    (void)seen_through;
+    return on_sack(expected_psn, received);
+  }
   // The retransmit timer fired.
   virtual RetransmitPlan on_timeout() = 0;
 

@@ -3,8 +3,12 @@
 // keeps out-of-order packets and reports them (SACK); the requester resends
 // only PSNs that are missing, i.e. not acknowledged although a later PSN
 // arrived. Each missing PSN is resent once per recovery episode (a NAK or
-// SACK that arrives after the resend says nothing new about it); a timeout
-// starts a new episode and resends every PSN not known to have arrived.
+// SACK that arrives after the resend says nothing new about it), unless a
+// SACK shows that the resend itself was lost: the responder has seen a PSN
+// first sent after the resend, and the resent PSN is still missing (on a
+// path that keeps packets in order, the resend arrived before it or not at
+// all). A timeout starts a new episode and resends every PSN not known to
+// have arrived.
 // IRN's BDP-FC bounds the outstanding PSNs: window_packets should be the
 // path's bandwidth-delay product in packets.
 #pragma once
@@ -23,6 +27,8 @@ class SelectiveRepeat final : public LossRecovery {
   // highest one a SACK reported.
   RetransmitPlan on_nak_seq_err(uint32_t expected_psn) override;
   RetransmitPlan on_sack(uint32_t expected_psn, std::span<const PsnRange> received) override;
+  RetransmitPlan on_sack_through(uint32_t expected_psn, std::span<const PsnRange> received,
+                                 uint32_t seen_through) override;
   RetransmitPlan on_timeout() override;
 
   // Whether `psn` (outstanding) is known to have arrived.
@@ -31,10 +37,15 @@ class SelectiveRepeat final : public LossRecovery {
  private:
   enum Flag : uint8_t { kSacked = 1, kResent = 2 };
   void on_una_advanced(uint32_t count) override;
-  void sync_size();  // flags_ covers [una, next)
-  RetransmitPlan resend_missing();
+  void sync_size();  // flags_ and resent_at_ cover [una, next)
+  // Resend every missing PSN up to offset `through` from una (see above).
+  RetransmitPlan resend_missing(size_t through);
+  void mark_resent(RetransmitPlan& plan, size_t i);
 
   std::deque<uint8_t> flags_;  // per outstanding PSN, index = distance from una
+  // Per outstanding PSN flagged kResent: next() when it was resent (a
+  // responder that has seen that PSN has seen everything sent before it).
+  std::deque<uint32_t> resent_at_;
 };
 
 }  // namespace flexins::cc

@@ -167,6 +167,7 @@ Engine::Engine(const EngineConfig& cfg) : cfg_(cfg), rng_(std::random_device{}()
     wc.ablate = cfg_.ablate;
     wc.policies = &policies_;
     wc.cc_spec = cfg_.cc;
+    wc.loss_recovery = cfg_.loss_recovery;
     st->worker[i].kick_every_post.store(cfg_.ablate.doorbell_syscall ? 1 : 0, std::memory_order_relaxed);
     workers_.push_back(std::make_unique<Worker>(wc, *backend_, st->worker[i]));
   }
@@ -217,9 +218,10 @@ void Engine::stop() {
 
 int Engine::run() {
   if (!cfg_.quiet)
-    std::fprintf(stderr, "flexinsd: serving %s (RoCEv2 UDP %u, MTU %d, %u worker%s, cc %s%s), control %s\n",
+    std::fprintf(stderr, "flexinsd: serving %s (RoCEv2 UDP %u, MTU %d, %u worker%s, cc %s, loss recovery %s%s), control %s\n",
                  cfg_.ip.c_str(), wire::kRoceV2Port, 128 << active_mtu_, num_workers(), num_workers() == 1 ? "" : "s",
-                 cfg_.cc.c_str(), injector_ ? ", fault injection on" : "", sock_path_.c_str());
+                 cfg_.cc.c_str(), transport::loss_recovery_name(cfg_.loss_recovery),
+                 injector_ ? ", fault injection on" : "", sock_path_.c_str());
   if (!cfg_.quiet && ablations_json(cfg_.ablate) != "[]")
     std::fprintf(stderr, "flexinsd: ablations %s on: for measurement only\n", ablations_json(cfg_.ablate).c_str());
   std::vector<pollfd> pfds;

@@ -45,6 +45,8 @@ struct EngineConfig {
   // ("NAME[,key=value...]", cc/registry.h), and plug-ins to load first.
   std::string cc = "none";
   std::vector<std::string> plugins;
+  // Loss recovery of every new RC QP (transport/selective_repeat.h).
+  transport::LossRecoveryMode loss_recovery = transport::LossRecoveryMode::kGoBackN;
   bool quiet = false;
 };
 

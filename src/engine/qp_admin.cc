@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string_view>
@@ -49,6 +50,7 @@ json qp_json(const transport::QpInfo& i, bool with_params) {
   }
   j["mtu"] = i.mtu_bytes;
   j["cc"] = i.cc.empty() ? json(nullptr) : json(i.cc);
+  j["lr"] = i.lr.empty() ? json(nullptr) : json(i.lr);
   j["cc_rate_bps"] = i.cc_rate_bps == cc::kUnpaced ? json(nullptr) : json(i.cc_rate_bps);
   j["cc_window_bytes"] = i.cc_window_bytes == cc::kUnlimitedWindow ? json(nullptr) : json(i.cc_window_bytes);
   j["inflight_packets"] = i.inflight_packets;
@@ -60,6 +62,9 @@ json qp_json(const transport::QpInfo& i, bool with_params) {
                 {"retransmitted_packets", s.retransmitted_packets},
                 {"retransmit_timeouts", s.retransmit_timeouts},
                 {"naks_received_psn_sequence", s.naks_received_psn_sequence},
+                {"selective_retransmits", s.selective_retransmits},
+                {"sacks_sent", s.sacks_sent},
+                {"sacks_received", s.sacks_received},
                 {"rx_ecn_ce", s.rx_ecn_ce},
                 {"cnps_sent", s.cnps_sent},
                 {"cnps_received", s.cnps_received}};
@@ -71,24 +76,39 @@ json qp_json(const transport::QpInfo& i, bool with_params) {
   return j;
 }
 
-// "cc=NAME,k=v,..." -> NAME (empty if no cc=) and "k=v,..." (the rest, in order).
-std::pair<std::string, std::string> split_settings(std::string_view settings) {
-  std::string name, rest;
+// What `flexins qp set` asks for: "cc=NAME,lr=MODE,k=v,..." -> the policy
+// NAME (empty if no cc=), the loss-recovery mode (if lr=), and "k=v,..."
+// (the rest, in order: the policy's parameters).
+struct Settings {
+  std::string cc;
+  std::optional<transport::LossRecoveryMode> lr;
+  std::string params;
+};
+
+Settings parse_settings(std::string_view settings) {
+  Settings out;
   while (!settings.empty()) {
     size_t comma = settings.find(',');
     std::string_view item = settings.substr(0, comma);
     settings = comma == std::string_view::npos ? std::string_view{} : settings.substr(comma + 1);
     if (item.empty()) continue;
     if (item.starts_with("cc=")) {
-      if (!name.empty()) throw std::invalid_argument("cc= given twice");
-      name = item.substr(3);
-      if (name.empty()) throw std::invalid_argument("cc= needs a policy name");
+      if (!out.cc.empty()) throw std::invalid_argument("cc= given twice");
+      out.cc = item.substr(3);
+      if (out.cc.empty()) throw std::invalid_argument("cc= needs a policy name");
       continue;
     }
-    if (!rest.empty()) rest += ',';
-    rest += item;
+    if (item.starts_with("lr=")) {
+      if (out.lr) throw std::invalid_argument("lr= given twice");
+      out.lr = transport::parse_loss_recovery(item.substr(3));
+      if (!out.lr)
+        throw std::invalid_argument("lr= must be go_back_n or selective_repeat, not '" + std::string(item.substr(3)) + "'");
+      continue;
+    }
+    if (!out.params.empty()) out.params += ',';
+    out.params += item;
   }
-  return {name, rest};
+  return out;
 }
 
 struct Target {
@@ -129,13 +149,16 @@ AdminReply qp_list(Engine& engine, const pipe::QpListRequest& req) {
 AdminReply qp_set(Engine& engine, const pipe::QpSetRequest& req) {
   const std::string_view settings(req.settings, strnlen(req.settings, sizeof req.settings));
   if (settings.size() == sizeof req.settings) return {EINVAL, "settings too long"};
-  std::string name, rest;
+  Settings set;
   try {
-    std::tie(name, rest) = split_settings(settings);
+    set = parse_settings(settings);
   } catch (const std::invalid_argument& e) {
     return {EINVAL, e.what()};
   }
-  if (name.empty() && rest.empty()) return {EINVAL, "nothing to set (give cc=NAME and/or key=value)"};
+  const std::string& name = set.cc;
+  const std::string& rest = set.params;
+  const bool cc_change = !name.empty() || !rest.empty();
+  if (!cc_change && !set.lr) return {EINVAL, "nothing to set (give cc=NAME, lr=MODE and/or key=value)"};
 
   // The QPs to change, with their current policies.
   std::vector<Target> targets;
@@ -144,7 +167,7 @@ AdminReply qp_set(Engine& engine, const pipe::QpSetRequest& req) {
     for (const transport::QpInfo& i : wk.call([&wk] { return wk.qp_infos(0, SIZE_MAX); })) {
       if (req.qpn != pipe::kAllQps && i.qpn != req.qpn) continue;
       if (i.type != IBV_QPT_RC) {
-        if (req.qpn != pipe::kAllQps) return {EINVAL, "QP " + std::to_string(i.qpn) + " is " + qp_type_name(i.type) + ": congestion control is for RC QPs"};
+        if (req.qpn != pipe::kAllQps) return {EINVAL, "QP " + std::to_string(i.qpn) + " is " + qp_type_name(i.type) + ": congestion control and loss recovery are for RC QPs"};
         continue;
       }
       targets.push_back({&wk, i.qpn, i.cc});
@@ -157,6 +180,7 @@ AdminReply qp_set(Engine& engine, const pipe::QpSetRequest& req) {
   const cc::PolicyRegistry& registry = engine.policies();
   std::set<std::string> policies;
   for (const Target& t : targets) {
+    if (!cc_change) break;
     if (!name.empty()) policies.insert(name);
     else if (t.policy.empty()) return {EINVAL, "QP " + std::to_string(t.qpn) + " has no congestion-control policy: give cc=NAME"};
     else policies.insert(t.policy);
@@ -172,9 +196,11 @@ AdminReply qp_set(Engine& engine, const pipe::QpSetRequest& req) {
     std::unique_ptr<cc::CongestionControl> fresh;
     if (!name.empty()) fresh = registry.create(rest.empty() ? name : name + "," + rest);
     Worker& wk = *t.worker;
-    const bool ok = wk.call([&wk, &t, &fresh, &rest] {
+    const bool ok = wk.call([&wk, &t, &fresh, &rest, &set, cc_change] {
       transport::Qp* qp = wk.find_qp(t.qpn);
       if (qp == nullptr) return false;  // destroyed meanwhile
+      if (set.lr && !qp->set_loss_recovery(*set.lr)) return false;
+      if (!cc_change) return true;
       if (fresh) return qp->set_congestion_control(std::move(fresh));
       return !qp->set_congestion_params(rest).has_value();
     });

@@ -50,6 +50,8 @@ struct WorkerConfig {
   // engine's, immutable while workers run). No registry: none at all.
   const cc::PolicyRegistry* policies = nullptr;
   std::string cc_spec = "none";
+  // Loss recovery of new RC QPs (transport/selective_repeat.h).
+  transport::LossRecoveryMode loss_recovery = transport::LossRecoveryMode::kGoBackN;
 };
 
 // A context (application connection) as a worker sees it.
@@ -111,6 +113,7 @@ class Worker final : public transport::Env {
   void flush() override { flush_tx(); }
   uint32_t tx_window_packets() override { return transport::qp_window_packets(uint32_t(qps_.size())); }
   std::unique_ptr<cc::CongestionControl> new_congestion_control(uint32_t qpn) override;
+  transport::LossRecoveryMode loss_recovery_mode(uint32_t) override { return cfg_.loss_recovery; }
 
  private:
   struct QpEntry {
@@ -122,7 +125,7 @@ class Worker final : public transport::Env {
     uint64_t armed_deadline = UINT64_MAX;  // last deadline put in the heap
   };
   struct TxSlot {
-    uint8_t hdr[wire::kMaxTransportHeaders];
+    uint8_t hdr[wire::kMaxHeadersWithSack];
     uint8_t trailer[8];  // pad + ICRC
   };
   // The datagrams waiting to leave from one of the backend's source ports,

@@ -292,7 +292,8 @@ std::string summary_text(const ScenarioResult& r) {
   o << ", link delay " << p.propagation_ns << " ns";
   if (p.loss > 0) o << ", random loss " << p.loss;
   o << "\n  hosts " << gbps(double(c.fabric.host_rate_bps)) << " Gb/s; cc '"
-    << (c.fabric.cc.empty() ? "" : c.fabric.cc) << "'; " << flow_op_name(c.flow.op) << " "
+    << (c.fabric.cc.empty() ? "" : c.fabric.cc) << "'; loss recovery "
+    << transport::loss_recovery_name(c.fabric.lr) << "; " << flow_op_name(c.flow.op) << " "
     << c.flow.msg_bytes << " B x " << c.flow.depth << " outstanding, MTU "
     << mtu_bytes(c.flow.path.mtu) << "; " << c.duration_ns / 1000 << " us";
   if (c.kind == ScenarioKind::kConvergence)
@@ -319,8 +320,9 @@ std::string summary_text(const ScenarioResult& r) {
     << " (last half " << r.bottleneck_last_half.marked_packets << ")\n";
   o << "  all switch ports: tail drops " << r.tail_drops << ", random losses " << r.random_losses
     << ", ECN marks " << r.marks << "\n";
-  o << "  transport: retransmitted_packets " << r.counter("retransmitted_packets") << ", retransmit_timeouts "
-    << r.counter("retransmit_timeouts") << ", naks_received_psn_sequence "
+  o << "  transport: retransmitted_packets " << r.counter("retransmitted_packets") << " (selective "
+    << r.counter("selective_retransmits") << "), retransmit_timeouts " << r.counter("retransmit_timeouts")
+    << ", sacks_received " << r.counter("sacks_received") << ", naks_received_psn_sequence "
     << r.counter("naks_received_psn_sequence") << ", rx_drop_out_of_sequence "
     << r.counter("rx_drop_out_of_sequence") << ", duplicate_requests " << r.counter("duplicate_requests")
     << ", qp_errors " << r.counter("qp_errors") << "\n";
@@ -353,7 +355,8 @@ std::string summary_json(const ScenarioResult& r) {
   const auto& p = c.fabric.port;
   auto u64 = [](uint64_t v) { return v == kUnlimitedBytes ? std::string("null") : std::to_string(v); };
   o << "{\"scenario\":\"" << scenario_name(c.kind) << "\",\"senders\":" << c.senders
-    << ",\"cc\":\"" << c.fabric.cc << "\",\"seed\":" << c.fabric.seed << ",\"rate_bps\":" << p.rate_bps
+    << ",\"cc\":\"" << c.fabric.cc << "\",\"lr\":\"" << transport::loss_recovery_name(c.fabric.lr)
+    << "\",\"seed\":" << c.fabric.seed << ",\"rate_bps\":" << p.rate_bps
     << ",\"host_rate_bps\":" << c.fabric.host_rate_bps << ",\"buffer_bytes\":" << u64(p.buffer_bytes)
     << ",\"kmin_bytes\":" << u64(p.kmin_bytes) << ",\"kmax_bytes\":" << u64(p.kmax_bytes)
     << ",\"pmax\":" << p.pmax << ",\"loss\":" << p.loss << ",\"link_delay_ns\":" << p.propagation_ns

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "fabric/switch_port.h"
+#include "transport/selective_repeat.h"
 
 namespace flexins::fabric {
 
@@ -52,6 +53,8 @@ struct FabricConfig {
   // The congestion-control spec each host's Env gives new RC QPs
   // (cc::PolicyRegistry): "" → nullptr (the transport's fixed window).
   std::string cc;
+  // The loss recovery of every new RC QP (transport/selective_repeat.h).
+  transport::LossRecoveryMode lr = transport::LossRecoveryMode::kGoBackN;
   uint64_t seed = 1;
 };
 

@@ -103,6 +103,11 @@ std::unique_ptr<cc::CongestionControl> SimHost::new_congestion_control(uint32_t 
   return cc::PolicyRegistry::with_builtins().create(cc_spec_);
 }
 
+transport::LossRecoveryMode SimHost::loss_recovery_mode(uint32_t qpn) {
+  (void)qpn;
+  return sim_.config().lr;
+}
+
 void SimHost::transmit(transport::OutPacket& pkt) {
   if (tx_batch_.size() == kTxBatch) flush();
   tx_batch_.push_back(pkt);

@@ -100,6 +100,7 @@ class SimHost final : public transport::Env {
   void flush() override;
   uint32_t tx_window_packets() override;
   std::unique_ptr<cc::CongestionControl> new_congestion_control(uint32_t qpn) override;
+  transport::LossRecoveryMode loss_recovery_mode(uint32_t qpn) override;
 
  private:
   struct Entry {

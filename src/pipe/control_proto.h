@@ -227,8 +227,9 @@ struct QpListRequest {
 
 // ---- kQpSet: change live QPs' transport policies. settings is NUL-
 // terminated "key=value,key=value": cc=NAME picks a new congestion-control
-// policy (from its initial state), any other key sets a parameter of the
-// QP's policy (the new one, if cc= is given). All or nothing: a bad setting
+// policy (from its initial state), lr=go_back_n|selective_repeat the loss
+// recovery (transport/selective_repeat.h), any other key sets a parameter
+// of the QP's policy (the new one, if cc= is given). All or nothing: a bad setting
 // changes no QP. Reply: status 0 and JSON {"changed": N}, or EINVAL / ENOENT
 // and a message (text) saying what is wrong.
 inline constexpr uint32_t kAllQps = 0xffffffffu;

@@ -15,7 +15,7 @@ using wire::psn_diff;
 const char* Completer::state_name(State s) {
   static constexpr const char* kNames[] = {
       "check-psn", "implicit-ack", "dispatch", "ack",   "read-response", "atomic-ack",
-      "rnr-nak",   "sequence-nak", "fatal-nak", "retry", "ghost",         "done",
+      "rnr-nak",   "sequence-nak", "sack",      "fatal-nak", "retry", "ghost", "done",
   };
   static_assert(sizeof kNames / sizeof kNames[0] == size_t(State::kCount));
   return size_t(s) < size_t(State::kCount) ? kNames[size_t(s)] : "?";
@@ -31,6 +31,8 @@ void Completer::reset() {
   rnr_psn_ = 0;
   rewound_ = false;
   rewound_psn_ = retry_psn_ = 0;
+  in_episode_ = false;
+  recovery_psn_ = 0;
 }
 
 void Completer::start(uint32_t sq_psn) {
@@ -87,6 +89,7 @@ void Completer::advance_una(uint32_t acked_through_psn, uint64_t now_ns) {
   }
   if (psn_diff(candidate, una_) > 0) {
     una_ = candidate;
+    qp_.sr.on_una(una_);
     progress(now_ns);
   }
 }
@@ -123,6 +126,7 @@ void Completer::on_response(const wire::Packet& pkt, uint64_t now_ns) {
       case State::kAtomicAck: s = on_atomic_ack(c); break;
       case State::kRnrNak: s = on_rnr_nak(c); break;
       case State::kSequenceNak: s = on_sequence_nak(c); break;
+      case State::kSack: s = on_sack(c); break;
       case State::kFatalNak: s = on_fatal_nak(c); break;
       case State::kRetry: s = retry(c); break;
       case State::kGhost:
@@ -178,9 +182,14 @@ Completer::State Completer::dispatch(Ctx& c) {
         case AckType::kAck: return State::kAck;
         case AckType::kRnrNak: return State::kRnrNak;
         case AckType::kNak:
-          return NakCode(syndrome_value(c.pkt->aeth.syndrome)) == NakCode::kPsnSequenceError
-                     ? State::kSequenceNak
-                     : State::kFatalNak;
+          if (NakCode(syndrome_value(c.pkt->aeth.syndrome)) != NakCode::kPsnSequenceError)
+            return State::kFatalNak;
+          // A SACK (selective_repeat.h) is a sequence NAK with a block. In
+          // go-back-N mode, or if the block is malformed, it is a NAK.
+          if (qp_.sr.active() && c.pkt->bth.sr && c.pkt->payload_len > 0 &&
+              parse_sack({c.pkt->payload, c.pkt->payload_len}, sack_))
+            return State::kSack;
+          return State::kSequenceNak;
         default: return State::kGhost;  // reserved syndrome (IBA table 44)
       }
     case kRcReadResponseFirst:
@@ -308,6 +317,24 @@ Completer::State Completer::on_sequence_nak(Ctx& c) {
   return State::kRetry;
 }
 
+Completer::State Completer::on_sack(Ctx& c) {
+  qp_.counters().sacks_received.add();
+  ++qp_.stats.sacks_received;
+  // implicit_ack() acknowledged everything before the SACK's PSN; if a
+  // READ or atomic there still lacked its response, it went to kRetry.
+  // During an RNR wait nothing is sent, and the wait ends going back to
+  // the NAKed PSN anyway.
+  if (rnr_wait_ || una_ != c.psn) return State::kDone;
+  if (!in_episode_ || psn_diff(una_, recovery_psn_) > 0) {
+    in_episode_ = true;
+    recovery_psn_ = qp_.requester.max_sent_psn();
+    qp_.cc.on_loss(c.now_ns);
+  }
+  // No retry_cnt is used up: the responder is making progress.
+  qp_.sr.on_sack(c.psn, sack_);
+  return State::kDone;
+}
+
 Completer::State Completer::on_fatal_nak(Ctx& c) {
   const NakInfo& info = nak_info(wire::NakCode(wire::syndrome_value(c.pkt->aeth.syndrome)));
   (qp_.counters().*info.naks_received).add();
@@ -354,12 +381,14 @@ void Completer::on_timer(uint64_t now_ns) {
     }
     --retry_left_;
   }
-  rewound_ = true;
-  rewound_psn_ = una_;
-  qp_.requester.rewind(una_);
   // Restarted when the first packet is sent again: a pacer that holds the
   // resend longer than the timeout must not use up retry_cnt meanwhile.
   timer_armed_ = false;
+  // Selective repeat: resend every PSN from una not known to have arrived.
+  if (qp_.sr.active() && qp_.sr.on_timeout() > 0) return;
+  rewound_ = true;
+  rewound_psn_ = una_;
+  qp_.requester.rewind(una_);
 }
 
 }  // namespace flexins::transport

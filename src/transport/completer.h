@@ -1,13 +1,16 @@
 // RC completer (IBA 9.7.5.3, 9.7.6): matches ACKs, NAKs, READ responses and
 // atomic ACKs to outstanding WQEs, places READ / atomic results, writes send
 // completions in order, and decides retransmissions: the local ACK timeout
-// (retry_cnt), PSN sequence NAKs (go-back-N), RNR NAKs (rnr_retry).
+// (retry_cnt), PSN sequence NAKs (go-back-N), RNR NAKs (rnr_retry), and in
+// selective-repeat mode SACKs and timeouts through the policy
+// (selective_repeat.h).
 #pragma once
 
 #include <cstdint>
 
 #include "transport/qp.h"
 #include "transport/send_wr.h"
+#include "wire/sack.h"
 
 namespace flexins::transport {
 
@@ -23,6 +26,7 @@ class Completer {
     kAtomicAck,     // place the original value, complete the atomic
     kRnrNak,        // wait the peer's RNR timer, then resend
     kSequenceNak,   // go-back-N from the NAK's PSN
+    kSack,          // selective repeat: resend what the SACK says is missing
     kFatalNak,      // invalid request / remote access / remote operational
     kRetry,         // rewind to retry_psn_, using up retry_cnt
     kGhost,         // duplicate or unexpected: drop, count
@@ -60,6 +64,7 @@ class Completer {
   State on_atomic_ack(Ctx& c);
   State on_rnr_nak(Ctx& c);
   State on_sequence_nak(Ctx& c);
+  State on_sack(Ctx& c);
   State on_fatal_nak(Ctx& c);
   State retry(Ctx& c);
 
@@ -88,6 +93,12 @@ class Completer {
   bool rewound_ = false;
   uint32_t rewound_psn_ = 0;
   uint32_t retry_psn_ = 0;  // where kRetry rewinds to
+  // Selective repeat: a loss episode lasts until una passes recovery_psn_
+  // (the last PSN sent when it began); congestion control hears of each
+  // episode once, however many SACKs it brings.
+  bool in_episode_ = false;
+  uint32_t recovery_psn_ = 0;
+  wire::SackBlock sack_;  // scratch: the block of the SACK being handled
 };
 
 }  // namespace flexins::transport

@@ -26,6 +26,13 @@ class Counter {
 // (packets just behind the expected PSN); and uc_messages_dropped counts the
 // messages so dropped (a receive WQE a dropped SEND had begun to fill stays
 // posted for the next one).
+// Selective repeat (transport/selective_repeat.h): selective_retransmits
+// counts the packets resent from a SACK's or a timeout's plan (also in
+// retransmitted_packets); sacks_sent / sacks_received the SACKs (sequence
+// NAKs with a SACK block; naks_*_psn_sequence count only plain ones);
+// sr_placed_out_of_order the SR packets placed ahead of the expected PSN;
+// rx_drop_sr_deferred those that failed a check there (dropped, to be NAKed
+// when they arrive in order).
 #define FLEXINS_COUNTERS(X)        \
   X(tx_packets)                    \
   X(tx_bytes)                      \
@@ -37,6 +44,11 @@ class Counter {
   X(tx_errors)                     \
   X(retransmitted_packets)         \
   X(retransmit_timeouts)           \
+  X(selective_retransmits)         \
+  X(sacks_sent)                    \
+  X(sacks_received)                \
+  X(sr_placed_out_of_order)        \
+  X(rx_drop_sr_deferred)           \
   X(acks_sent)                     \
   X(acks_received)                 \
   X(naks_sent_psn_sequence)        \

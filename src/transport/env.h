@@ -15,7 +15,9 @@
 #include "pipe/shm_layout.h"
 #include "transport/constants.h"
 #include "transport/counters.h"
+#include "transport/selective_repeat.h"
 #include "wire/packet.h"
+#include "wire/sack.h"
 
 namespace flexins::transport {
 
@@ -28,11 +30,11 @@ inline constexpr uint32_t kMaxGather = pipe::DeviceCaps::kMaxSge + 2;
 struct OutPacket {
   uint32_t dst_ip = 0;    // network byte order
   uint16_t src_port = 0;  // UDP source port (per-QP flow entropy), host order
-  uint8_t hdr_len = 0;
+  uint8_t hdr_len = 0;  // transport headers (and a SACK block, wire/sack.h)
   uint8_t pad = 0;  // 0..3, equals the BTH pad count
   uint8_t iov_count = 0;
   uint32_t payload_len = 0;
-  uint8_t hdr[wire::kMaxTransportHeaders];
+  uint8_t hdr[wire::kMaxHeadersWithSack];
   iovec payload[kMaxGather];
 };
 
@@ -117,6 +119,11 @@ class Env {
   virtual std::unique_ptr<cc::CongestionControl> new_congestion_control(uint32_t qpn) {
     (void)qpn;
     return nullptr;
+  }
+  // The loss recovery of a new RC QP (selective_repeat.h).
+  virtual LossRecoveryMode loss_recovery_mode(uint32_t qpn) {
+    (void)qpn;
+    return LossRecoveryMode::kGoBackN;
   }
 };
 

@@ -32,7 +32,10 @@ Qp::Impl::Impl(Env& e, const QpSetup& s)
   sq.init(setup.sq.valid() ? setup.sq.slots() : 1,
           setup.sq.valid() ? setup.sq.retired_index() : 0);
   set_state(IBV_QPS_RESET);
-  if (setup.type == IBV_QPT_RC) cc.set_policy(env.new_congestion_control(setup.qpn), env.now_ns());
+  if (setup.type == IBV_QPT_RC) {
+    cc.set_policy(env.new_congestion_control(setup.qpn), env.now_ns());
+    lr = env.loss_recovery_mode(setup.qpn);
+  }
 }
 
 uint32_t Qp::Impl::inflight_packets() const {
@@ -60,6 +63,7 @@ int Qp::Impl::modify(const ibv_qp_attr& attr, int attr_mask) {
     requester.reset();
     responder.reset();
     completer.reset();
+    sr.stop();
     ud_sender.reset();
     QpAttrs fresh;
     fresh.attr.cap = setup.cap;
@@ -86,6 +90,7 @@ int Qp::Impl::modify(const ibv_qp_attr& attr, int attr_mask) {
   if (prev == IBV_QPS_RTR && next == IBV_QPS_RTS) {
     requester.start(attrs.attr.sq_psn);
     completer.start(attrs.attr.sq_psn);
+    if (selective_repeat()) sr.start(attrs.attr.sq_psn, 0);
     requester.fetch();
     completer.complete_ready();
     if (requester.can_send()) env.wake_qp(setup.qpn);
@@ -157,6 +162,23 @@ void Qp::Impl::enter_error(bool raise_event, ibv_event_type event) {
   flush_send_queue();
   flush_recv_queue();
   completer.reset();
+  sr.clear_queue();
+}
+
+void Qp::Impl::set_loss_recovery(LossRecoveryMode mode) {
+  lr = mode;
+  if (mode == LossRecoveryMode::kGoBackN) {
+    sr.stop();  // what the queue held is found again by NAK or timeout
+    return;
+  }
+  if (state != IBV_QPS_RTS || sr.active()) return;  // RTR -> RTS starts it
+  const uint32_t una = completer.una();
+  uint32_t sent = 0;
+  if (requester.sent_any()) {
+    const int32_t d = wire::psn_diff(wire::psn_add(requester.max_sent_psn(), 1), una);
+    sent = d > 0 ? uint32_t(d) : 0;
+  }
+  sr.start(una, sent);
 }
 
 void Qp::Impl::flush_send_queue() {
@@ -230,6 +252,23 @@ bool Qp::Impl::add_payload(const uint8_t* p, uint32_t len) {
 
 void Qp::Impl::send_packet(wire::Packet& p, uint32_t payload_len) {
   send_packet_to(p, payload_len, attrs.dest_ip, attrs.attr.dest_qp_num);
+}
+
+void Qp::Impl::send_packet_with_sack(wire::Packet& p, const wire::SackBlock& sack) {
+  p.bth.dest_qp = attrs.attr.dest_qp_num;
+  p.bth.pkey = pipe::DeviceCaps::kDefaultPkey;
+  p.bth.sr = true;     // the block follows (wire/sack.h)
+  p.bth.pad_count = 0;  // a whole number of 32-bit words
+  size_t n = wire::build(p, out.hdr);
+  n += wire::build_sack(sack, out.hdr + n);
+  out.hdr_len = uint8_t(n);
+  out.pad = 0;
+  out.payload_len = 0;
+  out.dst_ip = attrs.dest_ip;
+  out.src_port = setup.src_port;
+  ++stats.tx_packets;
+  stats.tx_bytes += out_wire_bytes();
+  env.transmit(out);
 }
 
 void Qp::Impl::send_packet_to(wire::Packet& p, uint32_t payload_len, uint32_t dst_ip,
@@ -430,6 +469,13 @@ bool Qp::set_congestion_control(std::unique_ptr<cc::CongestionControl> policy) {
   return true;
 }
 
+bool Qp::set_loss_recovery(LossRecoveryMode mode) {
+  Impl& q = *impl_;
+  if (q.setup.type != IBV_QPT_RC) return false;
+  q.set_loss_recovery(mode);
+  return true;
+}
+
 std::optional<std::string> Qp::set_congestion_params(std::string_view assignments) {
   Impl& q = *impl_;
   cc::CongestionControl* policy = q.cc.policy();
@@ -458,6 +504,7 @@ QpInfo Qp::info() const {
     i.cc = std::string(p->name());
     i.cc_params = p->params();
   }
+  if (q.setup.type == IBV_QPT_RC) i.lr = loss_recovery_name(q.lr);
   i.cc_rate_bps = q.cc.rate_bps();
   i.cc_window_bytes = q.cc.window_bytes();
   i.inflight_packets = q.is_ud() ? 0 : q.inflight_packets();

@@ -32,6 +32,7 @@
 #include "cc/congestion_control.h"
 #include "pipe/rings.h"
 #include "transport/env.h"
+#include "transport/selective_repeat.h"
 #include "transport/tombstone.h"
 #include "wire/packet.h"
 
@@ -73,6 +74,9 @@ struct QpStats {
   uint64_t retransmitted_packets = 0;  // requests sent again
   uint64_t retransmit_timeouts = 0;
   uint64_t naks_received_psn_sequence = 0;
+  uint64_t selective_retransmits = 0;  // of retransmitted_packets: resent from a SACK or timeout plan
+  uint64_t sacks_sent = 0;
+  uint64_t sacks_received = 0;
   uint64_t rx_ecn_ce = 0;    // requests that arrived ECN-CE marked
   uint64_t cnps_sent = 0;    // notification point
   uint64_t cnps_received = 0;  // reaction point
@@ -87,6 +91,7 @@ struct QpInfo {
   uint32_t dest_qpn = 0;
   uint32_t mtu_bytes = 0;
   std::string cc;  // the congestion-control policy, "" for none
+  std::string lr;  // the loss-recovery mode (RC: go_back_n / selective_repeat), "" for UC and UD
   std::vector<cc::ParamInfo> cc_params;
   uint64_t cc_rate_bps = cc::kUnpaced;
   uint64_t cc_window_bytes = cc::kUnlimitedWindow;
@@ -128,6 +133,9 @@ class Qp {
   // message if there is no policy or a setting is refused (the ones before
   // it stay applied: check them on a fresh policy first).
   std::optional<std::string> set_congestion_params(std::string_view assignments);
+  // Run-time control: this RC QP's loss recovery from now on (each WQE keeps
+  // the mode it started with; selective_repeat.h). False for UC and UD.
+  bool set_loss_recovery(LossRecoveryMode mode);
   QpInfo info() const;
 
   // For destroy: the tombstone that keeps acknowledging duplicates (see

@@ -13,6 +13,7 @@
 #include "transport/qp_state.h"
 #include "transport/requester.h"
 #include "transport/responder.h"
+#include "transport/selective_repeat.h"
 #include "transport/send_wr.h"
 #include "transport/ud_receiver.h"
 #include "transport/ud_sender.h"
@@ -33,6 +34,11 @@ struct Qp::Impl {
   Responder responder;
   Completer completer;
   Congestion cc;  // RC only: policy, pacer, CNPs
+  // RC only: go-back-N or selective repeat (selective_repeat.h), for both
+  // halves of the QP; `sr` is the requester's side of selective repeat,
+  // active while lr is kSelectiveRepeat.
+  LossRecoveryMode lr = LossRecoveryMode::kGoBackN;
+  SrSender sr;
   QpStats stats;
   UdSender ud_sender;      // UD QPs only
   UdReceiver ud_receiver;  // UD QPs only
@@ -41,6 +47,7 @@ struct Qp::Impl {
   uint32_t mtu() const { return attrs.mtu_bytes; }
   bool is_ud() const { return setup.type == IBV_QPT_UD; }
   bool is_uc() const { return setup.type == IBV_QPT_UC; }
+  bool selective_repeat() const { return lr == LossRecoveryMode::kSelectiveRepeat; }
 
   int modify(const ibv_qp_attr& attr, int attr_mask);
   void set_state(ibv_qp_state s);
@@ -69,6 +76,10 @@ struct Qp::Impl {
   bool add_payload(const uint8_t* p, uint32_t len);
   // To the connected peer (RC) ...
   void send_packet(wire::Packet& p, uint32_t payload_len);
+  // An Acknowledge with a SACK block after its AETH (wire/sack.h).
+  void send_packet_with_sack(wire::Packet& p, const wire::SackBlock& sack);
+  // Start (the QP is in RTS) or stop the requester's selective repeat.
+  void set_loss_recovery(LossRecoveryMode mode);
   // ... or to any address and QPN (UD).
   void send_packet_to(wire::Packet& p, uint32_t payload_len, uint32_t dst_ip, uint32_t dest_qpn);
   // A RoCEv2 CNP to the peer's QP (annex A17.9.2).

@@ -62,6 +62,7 @@ ibv_wc_status Requester::copy_in(SendWr& w, const uint8_t* slot, uint32_t slot_s
   w.length = 0;
   w.is_inline = false;
   w.started = false;
+  w.sr = false;
   w.first_psn = w.npkts = w.resp_pkts = 0;
 
   // IBA 10.8.3 / C10-?: only the operations the QP's service offers.
@@ -96,6 +97,9 @@ void Requester::fetch() {
 
 bool Requester::can_send() const {
   if (qp_.state != IBV_QPS_RTS || qp_.completer.rnr_waiting()) return false;
+  // Selective repeat: PSNs to resend go first. They are in flight already,
+  // so neither the window nor a new WQE's conditions hold them back.
+  if (qp_.sr.has_retransmit()) return true;
   if (send_index_ == qp_.sq.fetched) return false;
   const SendWr& w = qp_.sq.at(send_index_);
   if (!w.started) {
@@ -111,13 +115,18 @@ bool Requester::can_send() const {
 }
 
 uint32_t Requester::window_packets() const {
-  return std::min(qp_.env.tx_window_packets(), qp_.cc.window_packets(qp_.mtu()));
+  const uint32_t w = std::min(qp_.env.tx_window_packets(), qp_.cc.window_packets(qp_.mtu()));
+  // Selective repeat: no more in flight than one SACK can describe.
+  return qp_.sr.active() ? std::min(w, kSrMaxWindowPackets) : w;
 }
 
 uint32_t Requester::transmit(uint32_t budget, uint64_t now_ns) {
   uint32_t sent = 0;
   while (sent < budget && can_send() && qp_.cc.next_send_ns(now_ns) <= now_ns) {
-    send_one(qp_.sq.at(send_index_), now_ns);
+    if (!(qp_.sr.has_retransmit() && send_retransmit(now_ns))) {
+      if (!can_send()) break;  // the queue held only PSNs no longer in flight
+      send_one(qp_.sq.at(send_index_), now_ns);
+    }
     ++sent;
   }
   if (qp_.is_uc() && sent > 0) complete_sent_uc();
@@ -141,6 +150,10 @@ void Requester::start_wqe(SendWr& w) {
   w.first_psn = next_psn_;
   w.npkts = w.is_atomic() ? 1 : (w.length == 0 ? 1 : (w.length + mtu - 1) / mtu);
   w.resp_pkts = 0;
+  // Selective repeat marks the packets of a multi-packet RDMA WRITE; the
+  // mode is latched here, so a change at run time never splits a WQE.
+  w.sr = qp_.selective_repeat() && !qp_.is_uc() && w.npkts > 1 &&
+         (w.opcode == IBV_WR_RDMA_WRITE || w.opcode == IBV_WR_RDMA_WRITE_WITH_IMM);
   next_psn_ = psn_add(w.first_psn, w.npkts);
   qp_.sq.started = send_index_ + 1;
   if (w.needs_response()) ++rd_atomic_outstanding_;
@@ -153,14 +166,20 @@ void Requester::send_one(SendWr& w, uint64_t now_ns) {
   uint32_t last_used = psn;
   if (w.is_read()) {
     last_used = w.last_psn();
-    send_read_request(w);
+    send_read_request(w, psn);
   } else if (w.is_atomic()) {
-    send_atomic(w);
+    send_atomic(w, psn);
   } else {
-    send_send_or_write(w, now_ns);
+    send_send_or_write(w, psn, now_ns, false, false);
   }
   if (qp_.state != IBV_QPS_RTS) return;  // the MR vanished under a WQE
-  if (!sent_any_ || psn_diff(last_used, max_sent_psn_) > 0) max_sent_psn_ = last_used;
+  cur_psn_ = psn_add(last_used, 1);
+  if (cur_psn_ == psn_add(w.first_psn, w.npkts)) ++send_index_;  // its last packet
+  if (!sent_any_ || psn_diff(last_used, max_sent_psn_) > 0) {
+    // start() set max_sent_psn_ to sq_psn - 1: the distance counts new PSNs.
+    qp_.sr.on_sent_new(uint32_t(psn_diff(last_used, max_sent_psn_)));
+    max_sent_psn_ = last_used;
+  }
   sent_any_ = true;
   if (retransmission) {
     qp_.counters().retransmitted_packets.add();
@@ -168,6 +187,60 @@ void Requester::send_one(SendWr& w, uint64_t now_ns) {
   }
   qp_.cc.on_sent(now_ns, qp_.out_wire_bytes(), psn, retransmission, last_ack_req_);
   if (!qp_.is_uc()) qp_.completer.on_sent(now_ns);  // UC: no ACK to wait for
+}
+
+SendWr* Requester::started_wqe(uint32_t psn) {
+  SendQueue& sq = qp_.sq;
+  // Resends come in PSN order, mostly: start where the last one was found.
+  uint32_t i = sq.head;
+  if (wqe_hint_ - sq.head < sq.started - sq.head && psn_diff(psn, sq.at(wqe_hint_).first_psn) >= 0)
+    i = wqe_hint_;
+  for (; i != sq.started; ++i) {
+    if (sq.at(i).contains_psn(psn)) {
+      wqe_hint_ = i;
+      return &sq.at(i);
+    }
+  }
+  return nullptr;
+}
+
+bool Requester::send_retransmit(uint64_t now_ns) {
+  SrSender& sr = qp_.sr;
+  while (sr.has_retransmit()) {
+    const uint32_t psn = sr.front();
+    // Only PSNs in flight: acknowledged ones go, and so do those a
+    // go-back-N walk (cur_psn_ moved back) is about to send anyway.
+    SendWr* w = nullptr;
+    if (sent_any_ && psn_diff(psn, qp_.completer.una()) >= 0 && psn_diff(psn, cur_psn_) < 0)
+      w = started_wqe(psn);
+    if (w == nullptr) {
+      sr.pop_through(psn);
+      continue;
+    }
+    uint32_t first = psn;
+    uint32_t last_used = psn;
+    if (w->is_read()) {
+      // IBA 9.7.4.1.4: ask again for what is still missing of the READ.
+      const uint32_t resume = psn_add(w->first_psn, w->resp_pkts);
+      if (psn_diff(first, resume) < 0) first = resume;
+      last_used = w->last_psn();
+      send_read_request(*w, first);
+    } else if (w->is_atomic()) {
+      send_atomic(*w, psn);
+    } else {
+      send_send_or_write(*w, psn, now_ns, true, sr.queued_packets() == 1);
+    }
+    if (qp_.state != IBV_QPS_RTS) return true;  // the MR vanished under the WQE
+    sr.pop_through(last_used);
+    qp_.counters().retransmitted_packets.add();
+    qp_.counters().selective_retransmits.add();
+    ++qp_.stats.retransmitted_packets;
+    ++qp_.stats.selective_retransmits;
+    qp_.cc.on_sent(now_ns, qp_.out_wire_bytes(), first, true, last_ack_req_);
+    qp_.completer.on_sent(now_ns);
+    return true;
+  }
+  return false;
 }
 
 bool Requester::gather(const SendWr& w, uint64_t offset, uint32_t len) {
@@ -178,10 +251,10 @@ bool Requester::gather(const SendWr& w, uint64_t offset, uint32_t len) {
   return ok && st == IBV_WC_SUCCESS;
 }
 
-void Requester::send_send_or_write(SendWr& w, uint64_t now_ns) {
+void Requester::send_send_or_write(SendWr& w, uint32_t psn, uint64_t now_ns, bool from_queue, bool ask) {
   using namespace wire;
   const uint32_t mtu = qp_.mtu();
-  const uint32_t k = uint32_t(psn_diff(cur_psn_, w.first_psn));
+  const uint32_t k = uint32_t(psn_diff(psn, w.first_psn));
   const bool first = k == 0;
   const bool last = k + 1 == w.npkts;
   const uint64_t offset = uint64_t(k) * mtu;
@@ -191,20 +264,36 @@ void Requester::send_send_or_write(SendWr& w, uint64_t now_ns) {
   const bool uc = qp_.is_uc();
 
   Packet p;
-  p.bth.opcode = message_opcode(uc ? Transport::kUc : Transport::kRc, send, imm, first, last);
-  if (!send && first) p.reth = Reth{w.remote_addr, w.rkey, w.length};  // IBA 9.3.3: First/Only
+  if (w.sr) {
+    // Selective repeat (selective_repeat.h): each packet an RDMA WRITE Only
+    // with its own RETH, so it can be placed alone; all but the last
+    // marked SR. The last keeps the WQE's meaning (with Immediate) and is
+    // taken only in order.
+    p.bth.opcode = last && imm ? kRcWriteOnlyImm : kRcWriteOnly;
+    p.reth = Reth{w.remote_addr + offset, w.rkey, len};
+    p.bth.sr = !last;
+  } else {
+    p.bth.opcode = message_opcode(uc ? Transport::kUc : Transport::kRc, send, imm, first, last);
+    if (!send && first) p.reth = Reth{w.remote_addr, w.rkey, w.length};  // IBA 9.3.3: First/Only
+  }
   if (last && imm) p.imm_data = w.imm_data;
   p.bth.solicited = last && (w.send_flags & IBV_SEND_SOLICITED);
-  p.bth.psn = cur_psn_;
-  // RC: AckReq on each message's last packet, every ack_req_interval, and
-  // on the last packet the window or the pacer lets go for now: what is in
-  // flight is then acknowledged while the rest waits, and the ACK timer
-  // never runs out over a wait of our own making.
-  // UC: nothing is acknowledged; the bit stays 0.
-  p.bth.ack_req = !uc && (last || ++pkts_since_ack_req_ >= ack_req_interval(window_packets()) ||
-                          psn_diff(psn_add(cur_psn_, 1), qp_.completer.una()) >= int32_t(window_packets()) ||
-                          qp_.cc.pacer_holds_after(now_ns, len + uint32_t(kMaxTransportHeaders)));
-  if (p.bth.ack_req) pkts_since_ack_req_ = 0;
+  p.bth.psn = psn;
+  if (from_queue) {
+    // A selective resend: an ACK for the message's end, as always, and for
+    // the last resend queued, so the requester hears how the holes fared.
+    p.bth.ack_req = last || ask;
+  } else {
+    // RC: AckReq on each message's last packet, every ack_req_interval,
+    // and on the last packet the window or the pacer lets go for now: what
+    // is in flight is then acknowledged while the rest waits, and the ACK
+    // timer never runs out over a wait of our own making.
+    // UC: nothing is acknowledged; the bit stays 0.
+    p.bth.ack_req = !uc && (last || ++pkts_since_ack_req_ >= ack_req_interval(window_packets()) ||
+                            psn_diff(psn_add(psn, 1), qp_.completer.una()) >= int32_t(window_packets()) ||
+                            qp_.cc.pacer_holds_after(now_ns, len + uint32_t(kMaxTransportHeaders)));
+    if (p.bth.ack_req) pkts_since_ack_req_ = 0;
+  }
   last_ack_req_ = p.bth.ack_req;
 
   qp_.begin_packet();
@@ -214,42 +303,37 @@ void Requester::send_send_or_write(SendWr& w, uint64_t now_ns) {
     return;
   }
   qp_.send_packet(p, len);
-  cur_psn_ = psn_add(cur_psn_, 1);
-  if (last) ++send_index_;
 }
 
-void Requester::send_read_request(SendWr& w) {
+void Requester::send_read_request(SendWr& w, uint32_t psn) {
   using namespace wire;
   // A retried READ asks only for what is still missing (IBA 9.7.4.1.4):
   // PSN, address and length move forward together.
-  const uint32_t k = uint32_t(psn_diff(cur_psn_, w.first_psn));
+  const uint32_t k = uint32_t(psn_diff(psn, w.first_psn));
   const uint64_t offset = uint64_t(k) * qp_.mtu();
   Packet p;
   p.bth.opcode = kRcReadRequest;
-  p.bth.psn = cur_psn_;
+  p.bth.psn = psn;
   p.bth.ack_req = last_ack_req_ = true;
   p.reth = Reth{w.remote_addr + offset, w.rkey, uint32_t(w.length - offset)};
   qp_.begin_packet();
   qp_.send_packet(p, 0);
-  cur_psn_ = psn_add(w.first_psn, w.npkts);
-  ++send_index_;
 }
 
-void Requester::send_atomic(SendWr& w) {
+void Requester::send_atomic(SendWr& w, uint32_t psn) {
   using namespace wire;
   Packet p;
   const bool cas = w.opcode == IBV_WR_ATOMIC_CMP_AND_SWP;
   p.bth.opcode = cas ? kRcCompareSwap : kRcFetchAdd;
-  p.bth.psn = cur_psn_;
+  p.bth.psn = psn;
   p.bth.ack_req = last_ack_req_ = true;
   p.atomic = AtomicEth{w.remote_addr, w.rkey, cas ? w.swap : w.compare_add, cas ? w.compare_add : 0};
   qp_.begin_packet();
   qp_.send_packet(p, 0);
-  cur_psn_ = psn_add(cur_psn_, 1);
-  ++send_index_;
 }
 
 void Requester::rewind(uint32_t psn) {
+  qp_.sr.clear_queue();
   for (uint32_t i = qp_.sq.head; i != qp_.sq.started; ++i) {
     if (qp_.sq.at(i).contains_psn(psn)) {
       send_index_ = i;

@@ -4,6 +4,10 @@
 // Payload leaves as slices of registered memory (header-only TX, DESIGN.md
 // (a)); inline data leaves from the engine's WQE copy.
 //
+// In selective-repeat mode (selective_repeat.h) it also serves a retransmit
+// queue of PSNs, before new packets, and sends multi-packet RDMA WRITEs as
+// one WRITE Only per packet.
+//
 // The UC requester is this one too: segmentation and PSNs are the same, but
 // UC offers only SEND and RDMA WRITE, nothing is acknowledged or resent, so
 // there is no window, and a WQE completes as soon as its last packet has
@@ -36,6 +40,7 @@ class Requester {
   // Send up to `budget` packets; returns how many were sent.
   uint32_t transmit(uint32_t budget, uint64_t now_ns);
   // Go-back-N: the next packet sent is the one with this PSN (IBA 9.7.4.1.3).
+  // A selective-repeat retransmit queue is emptied: the walk resends it all.
   void rewind(uint32_t psn);
   // A READ/atomic WQE completed (or was flushed): one more may be issued.
   void on_rd_atomic_done();
@@ -48,10 +53,18 @@ class Requester {
   ibv_wc_status copy_in(SendWr& w, const uint8_t* slot, uint32_t slot_size) const;
   ibv_wc_status validate(const SendWr& w) const;
   void start_wqe(SendWr& w);
+  // The packet at cur_psn_ (new, or go-back-N walking over old PSNs).
   void send_one(SendWr& w, uint64_t now_ns);
-  void send_send_or_write(SendWr& w, uint64_t now_ns);
-  void send_read_request(SendWr& w);
-  void send_atomic(SendWr& w);
+  // Selective repeat: the first PSN of the retransmit queue (SrSender) that
+  // is still in flight; false if the queue held none.
+  bool send_retransmit(uint64_t now_ns);
+  // Build and send w's packet with this PSN. `from_queue`: a selective
+  // resend, which asks for an ACK if `ask` (the last one queued).
+  void send_send_or_write(SendWr& w, uint32_t psn, uint64_t now_ns, bool from_queue, bool ask);
+  void send_read_request(SendWr& w, uint32_t psn);
+  void send_atomic(SendWr& w, uint32_t psn);
+  // The started, unfinished WQE whose PSNs hold psn; nullptr if none.
+  SendWr* started_wqe(uint32_t psn);
   bool gather(const SendWr& w, uint64_t offset, uint32_t len);
   // UC: put what was sent on the wire, then complete every WQE whose last
   // packet went with it.
@@ -66,6 +79,7 @@ class Requester {
   uint32_t rd_atomic_outstanding_ = 0;  // ≤ max_rd_atomic (IBA C9-?: initiator depth)
   uint32_t pkts_since_ack_req_ = 0;
   bool last_ack_req_ = false;  // the packet just sent carried AckReq
+  uint32_t wqe_hint_ = 0;      // SQ index where started_wqe() looks first
 };
 
 }  // namespace flexins::transport

@@ -1,5 +1,6 @@
 #include "transport/responder.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 
@@ -15,9 +16,10 @@ using wire::psn_diff;
 
 const char* Responder::state_name(State s) {
   static constexpr const char* kNames[] = {
-      "check-psn",        "uc-check-psn", "duplicate",       "out-of-sequence", "check-op-sequence",
-      "check-op-allowed", "check-length", "check-resources", "check-rkey",      "execute",
-      "complete",         "acknowledge",  "error",           "done",
+      "check-psn",        "uc-check-psn", "duplicate",       "out-of-sequence", "sr-place",
+      "sr-drop",          "check-op-sequence", "check-op-allowed", "check-length", "check-resources",
+      "check-rkey",       "execute",      "complete",        "acknowledge",     "error",
+      "done",
   };
   static_assert(sizeof kNames / sizeof kNames[0] == size_t(State::kCount));
   return size_t(s) < size_t(State::kCount) ? kNames[size_t(s)] : "?";
@@ -35,6 +37,10 @@ void Responder::reset() {
   for (ReplayRecord& r : records_) r = ReplayRecord{};
   next_record_ = 0;
   replies_.clear();
+  sr_window_.reset();
+  sr_peer_ = false;
+  sr_ooo_since_sack_ = 0;
+  sr_run_bytes_ = 0;
 }
 
 void Responder::start(uint32_t rq_psn) {
@@ -59,6 +65,8 @@ void Responder::on_request(const wire::Packet& pkt) {
       case State::kUcCheckPsn: s = uc_check_psn(c); break;
       case State::kDuplicate: s = duplicate(c); break;
       case State::kOutOfSequence: s = out_of_sequence(c); break;
+      case State::kSrPlace: s = sr_place(c); break;
+      case State::kSrDrop: s = sr_drop(c); break;
       case State::kCheckOpSequence: s = check_op_sequence(c); break;
       case State::kCheckOpAllowed: s = check_op_allowed(c); break;
       case State::kCheckLength: s = check_length(c); break;
@@ -79,8 +87,18 @@ Responder::State Responder::check_psn(Ctx& c) {
   // IBA 9.7.5.1.1: the expected PSN executes; an earlier one is a duplicate
   // (9.7.5.1.2); a later one means packets were lost (sequence error).
   const int32_t d = psn_diff(c.pkt->bth.psn, epsn_);
-  if (d == 0) return State::kCheckOpSequence;
-  return d < 0 ? State::kDuplicate : State::kOutOfSequence;
+  // FlexiNS selective repeat (selective_repeat.h): the SR bit counts on an
+  // RDMA WRITE Only, and is acted on only in selective-repeat mode.
+  c.marked = c.pkt->bth.sr && c.opcode == wire::kRcWriteOnly;
+  const bool sr = c.marked && qp_.selective_repeat();
+  if (sr) sr_peer_ = true;
+  if (d == 0) {
+    c.gap = sr_replies() && sr_window_.ahead(epsn_);
+    return State::kCheckOpSequence;
+  }
+  if (d < 0) return State::kDuplicate;
+  if (sr && uint32_t(d) < kSrWindowPackets) return State::kSrPlace;
+  return sr_replies() ? State::kSrDrop : State::kOutOfSequence;
 }
 
 Responder::State Responder::uc_check_psn(Ctx& c) {
@@ -120,6 +138,49 @@ Responder::State Responder::out_of_sequence(Ctx& c) {
   if (nak_sent_for_gap_) return State::kDone;
   c.error = RespError::kPsnSequence;
   return State::kError;
+}
+
+Responder::State Responder::sr_place(Ctx& c) {
+  const wire::Packet& p = *c.pkt;
+  const uint32_t psn = p.bth.psn;
+  sr_window_.saw(epsn_, psn);
+  if (sr_window_.recorded(psn)) {
+    // Placed already (a resend after a lost SACK): the SACK says so.
+    qp_.counters().duplicate_requests.add();
+    queue_sack();
+    return State::kDone;
+  }
+  // The checks of an in-order RDMA WRITE Only: the QP's access flags (IBA
+  // 10.2.4), exactly one PMTU (an SR packet is never its message's last)
+  // which is all of its RETH's length (IBA C9-?: an Only carries its whole
+  // message), then R_Key, PD, bounds and access (check_remote, IBA 10.6.3.2).
+  // A failure ahead of ePSN is not NAKed: a NAK for this PSN would
+  // acknowledge the missing ones before it (IBA 9.7.5.3.2). The packet is
+  // dropped; it is resent, and fails in order, by the error table.
+  const uint32_t len = p.payload_len;
+  uint8_t* dst = nullptr;
+  if ((uint32_t(qp_.attrs.attr.qp_access_flags) & IBV_ACCESS_REMOTE_WRITE) && len == qp_.mtu() &&
+      p.reth.dma_length == len)
+    dst = check_remote(p.reth.rkey, p.reth.va, len, IBV_ACCESS_REMOTE_WRITE);
+  if (dst == nullptr) {
+    qp_.counters().rx_drop_sr_deferred.add();
+  } else {
+    std::memcpy(dst, p.payload, len);  // the RX path's one copy, ahead of order
+    sr_window_.record(psn);
+    qp_.counters().sr_placed_out_of_order.add();
+  }
+  sack_out_of_order(c);
+  return State::kDone;
+}
+
+Responder::State Responder::sr_drop(Ctx& c) {
+  // Ahead of ePSN and not placeable alone (unmarked, or past the window):
+  // dropped, as in go-back-N, and reported by a SACK, which says this PSN
+  // was seen but not kept.
+  qp_.counters().rx_drop_out_of_sequence.add();
+  sr_window_.saw(epsn_, c.pkt->bth.psn);
+  sack_out_of_order(c);
+  return State::kDone;
 }
 
 Responder::State Responder::duplicate(Ctx& c) {
@@ -167,7 +228,8 @@ Responder::State Responder::duplicate(Ctx& c) {
     return State::kDone;
   }
   // SEND / WRITE: already placed; ACK again so the requester moves on.
-  queue_ack(psn_add(epsn_, wire::kPsnMask));
+  if (sr_replies()) queue_ack_or_sack();
+  else queue_ack(psn_add(epsn_, wire::kPsnMask));
   return State::kDone;
 }
 
@@ -400,13 +462,19 @@ Responder::State Responder::complete(Ctx& c) {
       msn_ = psn_add(msn_, 1);
       if (imm) {  // IBA 9.4.1?: WRITE with immediate consumes a receive WQE
         have_recv_ = false;
-        complete_recv(IBV_WC_SUCCESS, write_len_, true, p.imm_data, true, p.bth.solicited);
+        // Selective repeat: the message's SR packets came just before this
+        // last one (selective_repeat.h).
+        const uint64_t bytes = write_len_ + sr_run_bytes_;
+        complete_recv(IBV_WC_SUCCESS, uint32_t(std::min<uint64_t>(bytes, UINT32_MAX)), true, p.imm_data,
+                      true, p.bth.solicited);
       }
     }
   }
+  sr_run_bytes_ = c.marked ? sr_run_bytes_ + p.payload_len : 0;
   epsn_ = (c.flags & wire::kOpRead) ? psn_add(p.bth.psn, read_npkts(p.reth.dma_length))
                                     : psn_add(p.bth.psn, 1);
   nak_sent_for_gap_ = false;
+  if (sr_window_.any()) advance_over_placed();
   if (qp_.state == IBV_QPS_ERR) return State::kDone;  // the receive CQ overflowed
   return State::kAcknowledge;
 }
@@ -415,12 +483,103 @@ Responder::State Responder::acknowledge(Ctx& c) {
   if (qp_.is_uc()) return State::kDone;  // UC: no acknowledgements at all
   if (c.flags & (wire::kOpRead | wire::kOpAtomic)) {
     unacked_pkts_ = 0;  // the response acknowledges (IBA 9.7.5.1.6? implicit)
+    // Selective repeat: behind the response, what is still missing.
+    if (c.gap && sr_window_.ahead(epsn_)) queue_sack();
+    return State::kDone;
+  }
+  ++unacked_pkts_;
+  // Selective repeat: a packet that fills a hole is answered at once, so
+  // the requester learns how far ePSN moved and what is still missing.
+  if (c.gap) {
+    queue_ack_or_sack();
     return State::kDone;
   }
   // Coalesced ACKs: answer an AckReq, or every kAckEveryPackets packets.
-  ++unacked_pkts_;
-  if (c.pkt->bth.ack_req || unacked_pkts_ >= kAckEveryPackets) queue_ack(c.pkt->bth.psn);
+  if (c.pkt->bth.ack_req || unacked_pkts_ >= kAckEveryPackets) {
+    if (sr_replies()) queue_ack_or_sack();
+    else queue_ack(c.pkt->bth.psn);
+  }
   return State::kDone;
+}
+
+// ------------------------------------------------------ selective repeat
+
+bool Responder::sr_replies() const { return sr_peer_ && qp_.selective_repeat(); }
+
+void Responder::advance_over_placed() {
+  // Each SR packet placed ahead is a whole WRITE Only message (IBA
+  // 9.7.5.1.5: the MSN counts messages).
+  while (sr_window_.take(epsn_)) {
+    // After an unfinished message the op sequence is broken: the PSN is
+    // forgotten, so it is resent and refused in order (check_op_sequence).
+    if (in_msg_ != InMessage::kNone) break;
+    msn_ = psn_add(msn_, 1);
+    sr_run_bytes_ += qp_.mtu();  // sr_place took only whole PMTUs
+    epsn_ = psn_add(epsn_, 1);
+  }
+}
+
+void Responder::sack_out_of_order(const Ctx& c) {
+  // The first packet of a gap (as IBA's one NAK per gap), one carrying
+  // AckReq (the requester waits for an answer), and every
+  // kSackEveryPackets-th other one.
+  ++sr_ooo_since_sack_;
+  if (!nak_sent_for_gap_ || c.pkt->bth.ack_req || sr_ooo_since_sack_ >= kSackEveryPackets) queue_sack();
+  nak_sent_for_gap_ = true;
+}
+
+void Responder::queue_sack() {
+  sr_ooo_since_sack_ = 0;
+  unacked_pkts_ = 0;
+  if (!replies_.empty()) {
+    Reply& back = replies_.back();
+    // Written when it leaves: a SACK already queued will say this too.
+    if (back.kind == Reply::Kind::kSack && !back.sealed) return;
+    // A plain ACK at the back: the SACK, for ePSN, acknowledges as much.
+    if (back.kind == Reply::Kind::kAck && wire::ack_type(back.syndrome) == wire::AckType::kAck) {
+      back.kind = Reply::Kind::kSack;
+      return;
+    }
+  }
+  Reply r;
+  r.kind = Reply::Kind::kSack;
+  push_reply(r);
+}
+
+void Responder::queue_ack_or_sack() {
+  if (sr_window_.ahead(epsn_)) queue_sack();
+  else queue_ack(psn_add(epsn_, wire::kPsnMask));
+}
+
+void Responder::seal(Reply& r) const {
+  r.sealed = true;
+  r.psn = epsn_;
+  r.msn = msn_;
+  r.sealed_gap = sr_window_.ahead(epsn_);
+  if (r.sealed_gap) sr_window_.fill(epsn_, r.sack);
+}
+
+void Responder::send_sack(Reply& r) {
+  if (!r.sealed) seal(r);
+  if (!r.sealed_gap) {
+    // Nothing is missing any more: a plain ACK through ePSN - 1.
+    Reply ack;
+    ack.psn = psn_add(r.psn, wire::kPsnMask);
+    ack.syndrome = wire::make_syndrome(wire::AckType::kAck, wire::kCreditInvalid);
+    ack.msn = r.msn;
+    send_ack(ack);
+    return;
+  }
+  // A NAK, PSN sequence error, for ePSN, with the block (wire/sack.h).
+  wire::Packet p;
+  p.bth.opcode = wire::kRcAcknowledge;
+  p.bth.psn = r.psn;
+  p.aeth = wire::Aeth{wire::make_syndrome(wire::AckType::kNak, uint8_t(wire::NakCode::kPsnSequenceError)),
+                      r.msn & wire::kPsnMask};
+  qp_.begin_packet();
+  qp_.send_packet_with_sack(p, r.sack);
+  qp_.counters().sacks_sent.add();
+  ++qp_.stats.sacks_sent;
 }
 
 Responder::State Responder::error(Ctx& c) {
@@ -482,6 +641,9 @@ void Responder::uc_drop_message(bool rest_follows) {
 
 void Responder::push_reply(const Reply& r) {
   const bool was_idle = replies_.empty();
+  // A SACK queued before this reply must say what held before it.
+  if (!was_idle && replies_.back().kind == Reply::Kind::kSack && !replies_.back().sealed)
+    seal(replies_.back());
   replies_.push_back(r);
   if (was_idle) qp_.env.wake_qp(qp_.setup.qpn);
 }
@@ -490,6 +652,8 @@ void Responder::queue_ack(uint32_t psn) {
   unacked_pkts_ = 0;
   if (!replies_.empty()) {
     Reply& back = replies_.back();
+    // A SACK still to be written acknowledges through ePSN - 1 when it leaves.
+    if (back.kind == Reply::Kind::kSack && !back.sealed) return;
     if (back.kind == Reply::Kind::kAck && wire::ack_type(back.syndrome) == wire::AckType::kAck) {
       back.psn = psn;  // coalesce: one ACK covers both
       back.msn = msn_;
@@ -572,6 +736,10 @@ uint32_t Responder::transmit(uint32_t budget) {
         break;
       case Reply::Kind::kAtomicAck:
         send_atomic_ack(r);
+        replies_.pop_front();
+        break;
+      case Reply::Kind::kSack:
+        send_sack(r);
         replies_.pop_front();
         break;
       case Reply::Kind::kReadResponse:

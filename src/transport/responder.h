@@ -2,7 +2,9 @@
 // sequence, length, receive WQE, R_Key), places payload straight into the
 // destination memory (the RX path's one copy), writes receive completions,
 // and answers with coalesced ACKs, NAKs, READ responses and atomic ACKs.
-// Replies are queued in PSN order and sent by poll().
+// Replies are queued in PSN order and sent by poll(). In selective-repeat
+// mode it also places SR packets ahead of the expected PSN and answers
+// with SACKs (selective_repeat.h: kSrPlace, kSrDrop).
 //
 // The UC responder is this one with three UC branches: its own PSN check
 // (kUcCheckPsn), no replies at all, and errors that drop the message
@@ -19,6 +21,8 @@
 #include "transport/error_table.h"
 #include "transport/qp.h"
 #include "transport/recv_wr.h"
+#include "transport/selective_repeat.h"
+#include "wire/sack.h"
 
 namespace flexins::transport {
 
@@ -30,6 +34,8 @@ class Responder {
     kUcCheckPsn,       // UC: lost packets drop the message; resync on First/Only
     kDuplicate,        // re-ACK; replay a READ / atomic (IBA 9.7.5.1.2)
     kOutOfSequence,    // one PSN sequence NAK per gap (IBA 9.7.5.1.1)
+    kSrPlace,          // selective repeat: an SR packet ahead of ePSN, placed at once
+    kSrDrop,           // selective repeat: any other packet ahead of ePSN, SACKed
     kCheckOpSequence,  // First … Middle … Last (IBA 9.7.5.1.3? C9-?)
     kCheckOpAllowed,   // the QP's access flags permit the operation
     kCheckLength,      // packet and message lengths (IBA C9-?, 9.7.5.1.3)
@@ -62,7 +68,9 @@ class Responder {
   enum class InMessage : uint8_t { kNone, kSend, kWrite, kDropping };
 
   struct Reply {
-    enum class Kind : uint8_t { kAck, kReadResponse, kAtomicAck } kind = Kind::kAck;
+    // kSack: an ACK or a SACK, whichever the state calls for when it is
+    // written (selective_repeat.h).
+    enum class Kind : uint8_t { kAck, kReadResponse, kAtomicAck, kSack } kind = Kind::kAck;
     uint32_t psn = 0;  // ACK/NAK/atomic ACK: its PSN; READ: first response PSN
     uint8_t syndrome = 0;
     uint32_t msn = 0;
@@ -74,6 +82,11 @@ class Responder {
     uint32_t length = 0;
     // atomic
     uint64_t orig = 0;
+    // kSack: written from the state when it leaves, or when a later reply
+    // is queued behind it (sealed: psn, msn and the block fixed then).
+    bool sealed = false;
+    bool sealed_gap = false;  // there was a gap: a SACK, not an ACK
+    wire::SackBlock sack;
   };
 
   // A READ or atomic request as executed, for duplicates (IBA 9.7.5.1.2).
@@ -93,12 +106,16 @@ class Responder {
     uint8_t opcode = 0;
     uint16_t flags = 0;
     RespError error = RespError::kNone;
+    bool marked = false;  // an RDMA WRITE Only with the SR bit
+    bool gap = false;     // in order, and PSNs after it had been seen: it fills a hole
   };
 
   State check_psn(Ctx& c);
   State uc_check_psn(Ctx& c);
   State duplicate(Ctx& c);
   State out_of_sequence(Ctx& c);
+  State sr_place(Ctx& c);
+  State sr_drop(Ctx& c);
   State check_op_sequence(Ctx& c);
   State check_op_allowed(Ctx& c);
   State check_length(Ctx& c);
@@ -119,6 +136,19 @@ class Responder {
   void queue_nak(uint32_t psn, uint8_t syndrome);
   void push_reply(const Reply& r);
   void send_ack(const Reply& r);
+  // ---- selective repeat (selective_repeat.h)
+  // The peer has marked SR packets and this QP acts on them: its sequence
+  // NAKs are SACKs.
+  bool sr_replies() const;
+  // ePSN moved: on over the PSNs placed ahead of it.
+  void advance_over_placed();
+  // A packet ahead of ePSN arrived: a SACK if the rate rules say so.
+  void sack_out_of_order(const Ctx& c);
+  void queue_sack();
+  // A SACK if PSNs after ePSN have been seen, else an ACK through ePSN - 1.
+  void queue_ack_or_sack();
+  void seal(Reply& r) const;
+  void send_sack(Reply& r);
   bool send_read_response(Reply& r);  // false: the MR went away
   void send_atomic_ack(const Reply& r);
   void complete_recv(ibv_wc_status status, uint32_t byte_len, bool with_imm, uint32_t imm,
@@ -142,6 +172,15 @@ class Responder {
   uint32_t write_len_ = 0;
   uint32_t write_offset_ = 0;
   uint32_t unacked_pkts_ = 0;
+
+  // Selective repeat: what was placed ahead of ePSN; whether the peer marks
+  // SR packets; out-of-order packets since the last SACK; bytes of the SR
+  // packets completed in order since the last unmarked one (a WRITE WITH
+  // IMM's receive completion counts them).
+  SrReceiveWindow sr_window_;
+  bool sr_peer_ = false;
+  uint32_t sr_ooo_since_sack_ = 0;
+  uint64_t sr_run_bytes_ = 0;
 
   ReplayRecord records_[kReplayRecords];
   uint32_t next_record_ = 0;

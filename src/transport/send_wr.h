@@ -45,6 +45,9 @@ struct SendWr {
   uint32_t first_psn = 0;
   uint32_t npkts = 0;      // PSNs the WQE uses (READ: its response packets)
   uint32_t resp_pkts = 0;  // READ response packets received and placed
+  // An RDMA WRITE sent as selective-repeat WRITE Only packets (decided when
+  // it starts; transport/selective_repeat.h).
+  bool sr = false;
 
   bool is_read() const { return opcode == IBV_WR_RDMA_READ; }
   bool is_atomic() const {

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "wire/field.h"
+#include "wire/sack.h"
 
 namespace flexins::wire {
 namespace {
@@ -21,7 +22,8 @@ using BthLayout = Layout<12,
                          Field<&Bth::fecn, 4, 1, 7, 1>,
                          Field<&Bth::becn, 4, 1, 6, 1>,  // low 6 bits: resv6
                          Field<&Bth::dest_qp, 5, 3>,
-                         Field<&Bth::ack_req, 8, 1, 7, 1>,  // low 7 bits: resv7
+                         Field<&Bth::ack_req, 8, 1, 7, 1>,
+                         Field<&Bth::sr, 8, 1, 6, 1>,  // FlexiNS; low 6 bits: reserved
                          Field<&Bth::psn, 9, 3>>;
 
 // IBA 9.3.3 (RETH).
@@ -124,7 +126,10 @@ ParseError parse(std::span<const uint8_t> udp_payload, Packet& out) {
   if (!(info.flags & kOpPayload)) {
     // IBA 9.2 (PadCnt): pad only rounds up payload, so none without payload.
     if (out.bth.pad_count != 0) return ParseError::kBadPad;
-    if (rest != 0) return ParseError::kPayloadTooLong;
+    // FlexiNS: an Acknowledge marked SR may carry a SACK block (sack.h).
+    const bool sack = out.bth.opcode == kRcAcknowledge && out.bth.sr && rest <= kMaxSackBytes &&
+                      rest % 4 == 0;
+    if (rest != 0 && !sack) return ParseError::kPayloadTooLong;
   } else {
     if (out.bth.pad_count > rest) return ParseError::kBadPad;
     if (rest > std::numeric_limits<uint32_t>::max()) return ParseError::kPayloadTooLong;

@@ -32,6 +32,11 @@ struct Bth {
   bool becn = false;
   uint32_t dest_qp = 0;  // 24 bits
   bool ack_req = false;  // A
+  // FlexiNS extension, the top bit of Resv7 (byte 8, 0x40): "SR", selective
+  // repeat. IBA sends reserved bits as 0 and ignores them on receive; the
+  // ICRC covers them (only byte 4 is masked). See wire/sack.h and
+  // transport/selective_repeat.h.
+  bool sr = false;
   uint32_t psn = 0;      // 24 bits
 };
 
@@ -100,12 +105,16 @@ enum class ParseError : uint8_t {
   kBadOpcode,       // not in the opcode table (or a transport we do not serve)
   kBadVersion,      // BTH TVer != 0 (IBA C9-?: drop)
   kBadPad,          // pad count on a packet that may not carry payload, or > payload
-  kPayloadTooLong,  // payload on an opcode that carries none
+  kPayloadTooLong,  // payload on an opcode that carries none (an Acknowledge
+                    // may carry a SACK block, wire/sack.h, when its SR bit is set)
 };
 const char* parse_error_name(ParseError e);
 
 // Parse a UDP payload (headers … ICRC). Does not check the ICRC (icrc.h does,
-// since it needs the IP and UDP headers).
+// since it needs the IP and UDP headers). An RC Acknowledge with the SR bit
+// may carry a FlexiNS SACK block (wire/sack.h) where other opcodes carry
+// payload: up to kMaxSackBytes, a multiple of 4, no pad; `payload` points
+// at it (parse_sack reads it).
 ParseError parse(std::span<const uint8_t> udp_payload, Packet& out);
 
 // Size of BTH + extension headers for this opcode (0 if unknown).

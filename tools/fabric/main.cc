@@ -5,7 +5,7 @@
 //
 //   flexins-fabric incast      [--senders 8] [options]
 //   flexins-fabric convergence [--join-ms T1 --leave-ms T2] [options]
-//   flexins-fabric loss        [--loss 0.01] [options]
+//   flexins-fabric loss        [--loss 0.01] [--lr selective_repeat] [options]
 //
 // Prints a summary; --out DIR writes summary.json, goodput.csv (Gb/s per
 // flow per bin) and queue.csv (bottleneck queue samples); --json prints the
@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
   uint64_t buffer = 256 * 1024;
   uint32_t mtu = 4096;
   bool no_ecn = false, json = false;
-  std::string op = "write", out, cc = "none";
+  std::string op = "write", out, cc = "none", lr = "go_back_n";
   int timeout = 8, retry_cnt = 7;
 
   app.add_option("scenario", scenario, "incast, convergence or loss")->capture_default_str();
@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
                  "congestion control for every RC QP (cc::PolicyRegistry spec, e.g. dcqcn,rai_bps=40e6); "
                  "a policy's line_rate_bps / mtu_bytes default to the host rate / MTU")
       ->capture_default_str();
+  app.add_option("--lr", lr, "loss recovery of every RC QP: go_back_n or selective_repeat")->capture_default_str();
   app.add_option("--op", op, "write, write_imm or send")->capture_default_str();
   app.add_option("--size", c.flow.msg_bytes, "message size, bytes")->capture_default_str();
   app.add_option("--depth", c.flow.depth, "messages outstanding per flow")->capture_default_str();
@@ -88,6 +89,12 @@ int main(int argc, char** argv) {
   }
   if (!parse_flow_op(op, c.flow.op)) {
     std::cerr << "flexins-fabric: --op must be write, write_imm or send\n";
+    return 2;
+  }
+  if (const auto mode = flexins::transport::parse_loss_recovery(lr)) {
+    c.fabric.lr = *mode;
+  } else {
+    std::cerr << "flexins-fabric: --lr must be go_back_n or selective_repeat\n";
     return 2;
   }
   switch (mtu) {

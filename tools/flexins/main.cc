@@ -1,6 +1,6 @@
 // flexins: the command line of FlexiNS.
 //
-//   flexins daemon --ip ADDR [--cc SPEC] [--plugin PATH] [--inject SPEC] [--ablate LIST]
+//   flexins daemon --ip ADDR [--cc SPEC] [--plugin PATH] [--loss-recovery MODE] [--inject SPEC] [--ablate LIST]
 //                                              run an engine in the foreground
 //   flexins run [--ip ADDR] -- CMD ARGS…       run CMD unmodified over FlexiNS
 //   flexins stat --ip ADDR [--json]            print an engine's counters
@@ -21,6 +21,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -180,6 +181,12 @@ int main(int argc, char** argv) {
                      "congestion control of new RC QPs: NAME[,key=value...] (none, dcqcn, swift, or a plug-in's)")
       ->capture_default_str();
   daemon->add_option("--plugin", cfg.plugins, "load a congestion-control plug-in (a shared object; repeatable)");
+  std::string loss_recovery = "go_back_n";
+  daemon
+      ->add_option("--loss-recovery", loss_recovery,
+                   "loss recovery of new RC QPs: go_back_n (IBA) or selective_repeat (FlexiNS extension: "
+                   "takes effect only toward peers that enable it too)")
+      ->capture_default_str();
   daemon->add_flag("--no-udp-offload", [&cfg](int64_t) { cfg.udp_offload = false; },
                    "send and receive datagrams one by one, without UDP GSO/GRO (for paths that segment)");
 
@@ -207,10 +214,13 @@ int main(int argc, char** argv) {
   qp_show->add_flag("--json", json, "one JSON object");
   std::string target;
   std::vector<std::string> settings;
-  auto* qp_set = qp->add_subcommand("set", "change a live QP's policy or its parameters, e.g. `qp set 0x1234 cc=dcqcn rai_bps=40e6`");
+  auto* qp_set = qp->add_subcommand("set", "change a live QP's policies or their parameters, e.g. `qp set 0x1234 cc=dcqcn rai_bps=40e6` or `qp set 0x1234 lr=selective_repeat`");
   qp_set->add_option("--ip", ip, "device address")->capture_default_str();
   qp_set->add_option("qpn", target, "the QP number, or `all` (every RC QP)")->required();
-  qp_set->add_option("settings", settings, "cc=NAME (a new policy) and/or key=value (its parameters)")->required();
+  qp_set->add_option("settings", settings,
+                     "cc=NAME (a new congestion-control policy) and/or key=value (its parameters); "
+                     "lr=go_back_n|selective_repeat (loss recovery)")
+      ->required();
 
   auto* stop = app.add_subcommand("stop", "stop the engine serving an address");
   stop->add_option("--ip", ip, "device address")->capture_default_str();
@@ -235,6 +245,9 @@ int main(int argc, char** argv) {
     try {
       if (!inject.empty()) cfg.faults = flexins::io::parse_fault_spec(inject);
       cfg.ablate = flexins::engine::parse_ablations(ablate);
+      const auto lr = flexins::transport::parse_loss_recovery(loss_recovery);
+      if (!lr) throw std::invalid_argument("--loss-recovery must be go_back_n or selective_repeat, not '" + loss_recovery + "'");
+      cfg.loss_recovery = *lr;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "flexins daemon: %s\n", e.what());
       return 2;

@@ -28,6 +28,12 @@ std::string window_text(const json& v) {
   return b;
 }
 
+// The loss recovery, short: "gbn" (go-back-N), "sr" (selective repeat), "-".
+const char* lr_text(const json& v) {
+  if (!v.is_string()) return "-";
+  return v.get<std::string>() == "selective_repeat" ? "sr" : "gbn";
+}
+
 std::string peer_text(const json& q) {
   if (q["peer"].is_null()) return "-";
   return q["peer"].get<std::string>() + "/" + std::to_string(q["peer_qpn"].get<uint32_t>());
@@ -56,13 +62,14 @@ int cmd_qp_list(const std::string& ip, bool as_json) {
     std::printf("%s\n", json{{"qps", all}}.dump().c_str());
     return 0;
   }
-  std::printf("%-8s %-4s %-5s %-22s %-7s %-11s %-9s %8s %8s %12s %8s %7s %7s %7s\n", "QPN", "TYPE", "STATE", "PEER",
-              "CC", "RATE", "WINDOW", "INFLIGHT", "RTT_US", "TX_PKTS", "RETX", "RTO", "CNP_TX", "CNP_RX");
+  std::printf("%-8s %-4s %-5s %-22s %-7s %-3s %-11s %-9s %8s %8s %12s %8s %7s %7s %7s\n", "QPN", "TYPE", "STATE",
+              "PEER", "CC", "LR", "RATE", "WINDOW", "INFLIGHT", "RTT_US", "TX_PKTS", "RETX", "RTO", "CNP_TX", "CNP_RX");
   for (const json& q : all) {
     const json& s = q["stats"];
-    std::printf("%-8u %-4s %-5s %-22s %-7s %-11s %-9s %8u %8.1f %12lu %8lu %7lu %7lu %7lu\n", q["qpn"].get<uint32_t>(),
-                q["type"].get<std::string>().c_str(), q["state"].get<std::string>().c_str(), peer_text(q).c_str(),
-                q["cc"].is_null() ? "-" : q["cc"].get<std::string>().c_str(), rate_text(q["cc_rate_bps"]).c_str(),
+    std::printf("%-8u %-4s %-5s %-22s %-7s %-3s %-11s %-9s %8u %8.1f %12lu %8lu %7lu %7lu %7lu\n",
+                q["qpn"].get<uint32_t>(), q["type"].get<std::string>().c_str(), q["state"].get<std::string>().c_str(),
+                peer_text(q).c_str(), q["cc"].is_null() ? "-" : q["cc"].get<std::string>().c_str(),
+                lr_text(q["lr"]), rate_text(q["cc_rate_bps"]).c_str(),
                 window_text(q["cc_window_bytes"]).c_str(), q["inflight_packets"].get<uint32_t>(),
                 q["last_rtt_ns"].get<double>() / 1000, s["tx_packets"].get<unsigned long>(),
                 s["retransmitted_packets"].get<unsigned long>(), s["retransmit_timeouts"].get<unsigned long>(),
@@ -88,6 +95,7 @@ int cmd_qp_show(const std::string& ip, uint32_t qpn, bool as_json) {
   }
   std::printf("qpn %u %s %s peer %s mtu %u\n", q["qpn"].get<uint32_t>(), q["type"].get<std::string>().c_str(),
               q["state"].get<std::string>().c_str(), peer_text(q).c_str(), q["mtu"].get<uint32_t>());
+  std::printf("loss recovery %s\n", q["lr"].is_null() ? "(none)" : q["lr"].get<std::string>().c_str());
   std::printf("cc %s: rate %s, window %s, inflight %u packets, last RTT %.1f us\n",
               q["cc"].is_null() ? "(none)" : q["cc"].get<std::string>().c_str(), rate_text(q["cc_rate_bps"]).c_str(),
               window_text(q["cc_window_bytes"]).c_str(), q["inflight_packets"].get<uint32_t>(),

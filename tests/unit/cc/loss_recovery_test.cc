@@ -96,6 +96,42 @@ TEST(SelectiveRepeat, SackResendsHolesBelowTheHighestReceivedOnce) {
   EXPECT_TRUE(p.on_timeout().empty());
 }
 
+TEST(SelectiveRepeat, PsnsSeenButNotKeptAreMissingToo) {
+  // A FlexiNS responder places only SR packets out of order and drops the
+  // rest, and says how far it has seen (wire/sack.h).
+  SelectiveRepeat p(100, kWindow);
+  send(p, 10);  // 100..109
+  const PsnRange got[] = {{104, 1}};
+  // Expects 102; placed 104; saw up to 107: 102, 103, 105..107 are missing,
+  // 108 and 109 may still be on their way.
+  EXPECT_EQ(p.on_sack_through(102, got, 107), (Plan{{102, 2}, {105, 3}}));
+  EXPECT_TRUE(p.on_sack_through(102, got, 107).empty());  // each once
+  // Seen through a PSN below the highest SACKed: the SACKed one bounds it.
+  SelectiveRepeat q(100, kWindow);
+  send(q, 10);
+  const PsnRange high[] = {{106, 1}};
+  EXPECT_EQ(q.on_sack_through(100, high, 101), (Plan{{100, 6}}));
+  // Go-back-N has no use for it: a NAK at the cumulative point.
+  GoBackN g(100, kWindow);
+  send(g, 10);
+  EXPECT_EQ(g.on_sack_through(102, got, 107), (Plan{{102, 8}}));
+}
+
+TEST(SelectiveRepeat, AResendThatASackProvesLostIsResentAgain) {
+  SelectiveRepeat p(100, kWindow);
+  send(p, 4);  // 100..103
+  const PsnRange got[] = {{101, 3}};
+  EXPECT_EQ(p.on_sack_through(100, got, 103), (Plan{{100, 1}}));
+  // Nothing sent since the resend: a SACK that repeats itself is no proof.
+  EXPECT_TRUE(p.on_sack_through(100, got, 103).empty());
+  send(p, 2);  // 104, 105 leave after the resend of 100
+  // 105 arrived and 100 is still missing: on an ordered path the resend
+  // was lost, so 100 goes again (with 104, missing for the first time).
+  const PsnRange later[] = {{101, 3}, {105, 1}};
+  EXPECT_EQ(p.on_sack_through(100, later, 105), (Plan{{100, 1}, {104, 1}}));
+  EXPECT_TRUE(p.on_sack_through(100, later, 105).empty());
+}
+
 TEST(SelectiveRepeat, SackRangesOutsideTheWindowAreIgnored) {
   SelectiveRepeat p(100, kWindow);
   send(p, 10);

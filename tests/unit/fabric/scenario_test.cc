@@ -1,11 +1,15 @@
 // The experiments of issue 6 on the emulated fabric, with the real
 // transport: what the bottleneck does to one flow, to an incast without
-// congestion control, to go-back-N under random loss; that a seed fixes
+// congestion control, to go-back-N and selective repeat under random loss
+// (selective repeat must deliver more); that a seed fixes
 // every number; and what DCQCN and Swift must achieve once the transport
 // calls them (until then those tests skip, saying so).
 #include "fabric/scenario.h"
 
 #include <gtest/gtest.h>
+
+#include <cstdio>
+#include <string>
 
 namespace flexins::fabric {
 namespace {
@@ -76,6 +80,29 @@ TEST_P(LossRecovery, GoBackNDeliversEveryByte) {
   EXPECT_LT(r.goodput_last_half_bps, double(r.best_goodput_bps));
 }
 
+TEST_P(LossRecovery, SelectiveRepeatDeliversEveryByteWithMoreGoodputThanGoBackN) {
+  // The same seeded losses, once per mode (transport/selective_repeat.h).
+  ScenarioConfig c = base(ScenarioKind::kLoss, 5'000'000);
+  c.fabric.port.loss = GetParam();
+  const ScenarioResult gbn = run_scenario(c);
+  c.fabric.lr = transport::LossRecoveryMode::kSelectiveRepeat;
+  const ScenarioResult sr = run_scenario(c);
+  expect_intact(gbn);
+  expect_intact(sr);
+  EXPECT_GT(sr.random_losses, 0u);
+  EXPECT_EQ(gbn.counter("sacks_received"), 0u);
+  EXPECT_GT(sr.counter("sacks_received"), 0u);
+  EXPECT_GT(sr.counter("selective_retransmits"), 0u);
+  EXPECT_EQ(sr.counter("selective_retransmits"), sr.counter("retransmitted_packets"));
+  EXPECT_LT(sr.counter("retransmitted_packets"), gbn.counter("retransmitted_packets"));
+  ASSERT_GT(gbn.goodput_last_half_bps, 0.0);
+  const double ratio = sr.goodput_last_half_bps / gbn.goodput_last_half_bps;
+  std::printf("[ loss %.0f %% ] goodput go-back-N %.2f Gb/s, selective repeat %.2f Gb/s: SR/GBN %.2fx\n",
+              100 * GetParam(), gbn.goodput_last_half_bps / 1e9, sr.goodput_last_half_bps / 1e9, ratio);
+  RecordProperty("goodput_ratio_sr_gbn", std::to_string(ratio));
+  EXPECT_GT(ratio, 1.0) << summary_text(gbn) << summary_text(sr);
+}
+
 INSTANTIATE_TEST_SUITE_P(OneAndFivePercent, LossRecovery, ::testing::Values(0.01, 0.05));
 
 class Operations : public ::testing::TestWithParam<FlowOp> {};
@@ -95,6 +122,33 @@ TEST_P(Operations, EveryMessageArrivesIntactUnderLossAndIncast) {
 }
 
 INSTANTIATE_TEST_SUITE_P(WriteWriteImmSend, Operations,
+                         ::testing::Values(FlowOp::kWrite, FlowOp::kWriteImm, FlowOp::kSend),
+                         [](const auto& p) { return std::string(flow_op_name(p.param)); });
+
+class SelectiveRepeatOperations : public ::testing::TestWithParam<FlowOp> {};
+
+TEST_P(SelectiveRepeatOperations, EveryMessageArrivesIntactUnderLossAndIncast) {
+  // As Operations, in selective-repeat mode: WRITE WITH IMM's receive
+  // completions carry the whole length. SENDs are never marked SR, so the
+  // responder never SACKs them: they recover go-back-N style.
+  ScenarioConfig c = base(ScenarioKind::kIncast, 3'000'000);
+  c.senders = 3;
+  c.flow.op = GetParam();
+  c.flow.msg_bytes = 10'000;
+  c.fabric.port.loss = 0.01;
+  c.fabric.lr = transport::LossRecoveryMode::kSelectiveRepeat;
+  const ScenarioResult r = run_scenario(c);
+  expect_intact(r);
+  EXPECT_GT(r.random_losses, 0u);
+  if (GetParam() == FlowOp::kSend) {
+    EXPECT_EQ(r.counter("sacks_received"), 0u);
+    EXPECT_GT(r.counter("naks_received_psn_sequence"), 0u);
+  } else {
+    EXPECT_GT(r.counter("sacks_received"), 0u);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(WriteWriteImmSend, SelectiveRepeatOperations,
                          ::testing::Values(FlowOp::kWrite, FlowOp::kWriteImm, FlowOp::kSend),
                          [](const auto& p) { return std::string(flow_op_name(p.param)); });
 

@@ -130,6 +130,7 @@ Side::Side(Fabric& fabric, int index, uint32_t ip_net, uint32_t qp_number, const
   s.recv_cq = recv_cq.get();
   s.local_ip = ip;
   s.src_port = uint16_t(49152 + (qpn & 0x3fff));
+  env->lr = o.lr;
   qp = std::make_unique<Qp>(*env, s);
 }
 

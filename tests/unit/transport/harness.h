@@ -80,7 +80,9 @@ class TestEnv : public Env {
   void qp_event(uint32_t, ibv_event_type event) override { events.push_back(event); }
   void wake_qp(uint32_t) override { ++wakes; }
   Counters& counters() override { return counters_; }
+  LossRecoveryMode loss_recovery_mode(uint32_t) override { return lr; }
 
+  LossRecoveryMode lr = LossRecoveryMode::kGoBackN;  // for the QP created next
   std::vector<ibv_event_type> events;
   uint64_t wakes = 0;
   std::map<uint32_t, MemoryRegion> by_lkey;  // the region table (by L_Key)
@@ -107,6 +109,7 @@ struct QpOptions {
   uint32_t cq_depth = 4096;
   bool use_srq = false;
   bool sq_sig_all = false;
+  LossRecoveryMode lr = LossRecoveryMode::kGoBackN;  // Env::loss_recovery_mode
 };
 
 // One simulated host with its QP.

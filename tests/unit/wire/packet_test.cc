@@ -183,6 +183,7 @@ void expect_same_fields(const Packet& got, const Packet& want) {
   EXPECT_EQ(got.bth.becn, want.bth.becn);
   EXPECT_EQ(got.bth.dest_qp, want.bth.dest_qp);
   EXPECT_EQ(got.bth.ack_req, want.bth.ack_req);
+  EXPECT_EQ(got.bth.sr, want.bth.sr);
   EXPECT_EQ(got.bth.psn, want.bth.psn);
   EXPECT_EQ(got.reth.va, pick(kHdrReth).reth.va);
   EXPECT_EQ(got.reth.rkey, pick(kHdrReth).reth.rkey);
