@@ -12,7 +12,7 @@ repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 packages=(
   build-essential cmake ninja-build pkg-config
   libibverbs-dev ibverbs-utils ibverbs-providers rdmacm-utils perftest
-  libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev libfmt-dev libdeflate-dev libisal-dev zlib1g-dev
+  libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev libfmt-dev libisal-dev zlib1g-dev
   librdmacm-dev tshark strace iproute2 procps python3 psmisc qperf fio
   iperf3 sockperf python3-matplotlib
 )

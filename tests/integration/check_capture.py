@@ -7,7 +7,7 @@ For every UDP datagram to port 4791 in the capture (Ethernet or Linux
 cooked framing, as tshark writes for lo), recompute the RoCEv2 ICRC from the
 packet *as it was on the wire* — the real IPv4 header with the ID and flags
 the kernel chose — with zlib's CRC-32 (an implementation independent of the
-engine's libdeflate one), per IBA annex A17.3.3: 8 bytes of 0xFF, IPv4 header
+engine's ISA-L one), per IBA annex A17.3.3: 8 bytes of 0xFF, IPv4 header
 with TOS, TTL and checksum set to ones, UDP header with checksum set to ones,
 BTH with byte 4 set to ones, then the rest; stored little-endian.
 
