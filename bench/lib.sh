@@ -119,13 +119,18 @@ signal_program() {
 
 # ------------------------------------------------------------------ engines
 
-# engines_up [DAEMON ARGS...]: fresh engines on ADDR_A and ADDR_B.
+# engines_up [DAEMON ARGS...]: fresh engines on ADDR_A and ADDR_B, each one's
+# worker on its host's CPU (CPU_A, CPU_B) when bench/run pins.
 engines_up() {
-  local addr pid sock deadline
+  local addr pid sock deadline cpu pin_args
   for addr in "$ADDR_A" "$ADDR_B"; do
     sock=$FLEXINS_RUN_DIR/engine-$addr.sock
     rm -f "$sock"
-    setsid "$FLEXINS" daemon --ip "$addr" "$@" >>"$RAW/engine-$addr.log" 2>&1 </dev/null &
+    cpu=$CPU_A
+    [[ $addr == "$ADDR_B" ]] && cpu=$CPU_B
+    pin_args=()
+    [[ -n $cpu ]] && pin_args=(--cpus "$cpu")
+    setsid "$FLEXINS" daemon --ip "$addr" "${pin_args[@]}" "$@" >>"$RAW/engine-$addr.log" 2>&1 </dev/null &
     pid=$!
     BENCH_PIDS+=("$pid")
     if [[ $addr == "$ADDR_A" ]]; then ENGINE_A=$pid; else ENGINE_B=$pid; fi
@@ -281,7 +286,10 @@ peer_point_once() {
   local name=$1 proto=$2 program=$3
   shift 3
   next_port
+  # Pinned, the server stands on host B's CPU and the client on host A's,
+  # as the engines do for FlexiNS.
   local server_cmd=() client_cmd=() arg
+  [[ -n $CPU_B ]] && server_cmd=(taskset -c "$CPU_B") client_cmd=(taskset -c "$CPU_A")
   while (($#)) && [[ $1 != ::: ]]; do server_cmd+=("${1//@PORT@/$PORT}"); shift; done
   shift
   for arg in "$@"; do client_cmd+=("${arg//@PORT@/$PORT}"); done

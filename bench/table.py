@@ -239,10 +239,14 @@ def render(rows, footnotes, run):
     lines.insert(1, "-+-".join("-" * w for w in widths))
     head = (f"FlexiNS bench {run.get('stamp', '')}  commit {run.get('commit', '?')}  {run.get('cpu', '')}"
             f" x{run.get('nproc', '?')}  load {run.get('load_before', '?')} -> {run.get('load_after', '?')}"
-            f"{'  (--quick)' if run.get('quick') == '1' else ''}")
+            f"{'  (--quick)' if run.get('quick') == '1' else ''}"
+            f"{'  pinned to CPUs ' + run['pin'] if run.get('pin', 'none') != 'none' else ''}")
     foot = [f"[{i}] {n}" for i, n in enumerate(footnotes, 1)]
     legend = ("ratio = FlexiNS / peer; latency is half the round trip, lower is better. Ablation rows:\n"
               "gain of the full design; their peer and CPU columns are the naive variant's. CPU: seconds per\n"
               "GB the engines sent, per million messages (Mmsg, 64 B) or round trips (Mrtt), set-up included.\n"
               "Engine RSS: peak VmHWM of one engine (counts the applications' registered memory it maps).")
+    if run.get("pin", "none") != "none":
+        legend += ("\nPinned to CPUs A,B: engine A's worker and each peer's client on A, engine B's worker and\n"
+                   "each peer's server on B; the perftest applications run wherever the scheduler puts them.")
     return "\n".join([head, ""] + lines + [""] + foot + [legend])

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/cpu_pinning.h"
 #include "engine/session.h"
 #include "io/udp_backend.h"
 #include "pipe/control_proto.h"
@@ -154,6 +155,13 @@ Engine::Engine(const EngineConfig& cfg) : cfg_(cfg), rng_(std::random_device{}()
   st->version = pipe::kPipeVersion;
   if (cfg_.workers == 0 || cfg_.workers > pipe::kMaxWorkers) fail("--workers must be 1.." + std::to_string(pipe::kMaxWorkers));
   if (cfg_.workers > 1) fail("--workers > 1 needs per-worker receive queues: not yet supported");
+  if (!cfg_.cpus.empty()) {
+    try {
+      check_cpus_available(cfg_.cpus);
+    } catch (const std::invalid_argument& e) {
+      fail(e.what());
+    }
+  }
   st->num_workers = cfg_.workers;
   for (uint32_t i = 0; i < cfg_.workers; ++i) {
     WorkerConfig wc;
@@ -161,6 +169,7 @@ Engine::Engine(const EngineConfig& cfg) : cfg_(cfg), rng_(std::random_device{}()
     wc.local_ip = ip_be_;
     wc.verify_icrc = cfg_.verify_icrc;
     wc.nice = cfg_.nice;
+    wc.cpu = cfg_.cpus.empty() ? -1 : cfg_.cpus[i % cfg_.cpus.size()];
     wc.spin_ns = cfg_.spin_us * 1000;
     wc.nap_ns = cfg_.nap_us * 1000;
     wc.nap_window_ns = cfg_.nap_window_ms * 1'000'000;

@@ -37,6 +37,7 @@ struct EngineConfig {
   bool verify_icrc = true;
   bool udp_offload = true;       // UDP GSO/GRO (io/udp_backend.h)
   int nice = -20;                // worker thread priority (needs CAP_SYS_NICE)
+  std::vector<int> cpus;         // worker i runs on cpus[i % size] (cpu_pinning.h); empty: anywhere
   uint64_t spin_us = 0;          // idle worker: busy-poll this long,
   uint64_t nap_us = 50;          // then nap this long at a time,
   uint64_t nap_window_ms = 100;  // for this long after the last work; then sleep until kicked

@@ -1,5 +1,7 @@
 #include "engine/worker.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -14,6 +16,7 @@
 #include <cstring>
 #include <ctime>
 #include <stdexcept>
+#include <string>
 #include <system_error>
 
 #include "pipe/control_proto.h"
@@ -80,6 +83,13 @@ void Worker::start() {
     setpriority(PRIO_PROCESS, pid_t(syscall(SYS_gettid)), cfg_.nice);
     run();
   });
+  if (cfg_.cpu < 0) return;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cfg_.cpu, &one);
+  if (int err = pthread_setaffinity_np(thread_.native_handle(), sizeof one, &one); err != 0)
+    throw std::system_error(err, std::generic_category(), "pinning worker " + std::to_string(cfg_.index) +
+                                                              " to CPU " + std::to_string(cfg_.cpu));
 }
 
 void Worker::stop() {

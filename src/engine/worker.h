@@ -42,6 +42,7 @@ struct WorkerConfig {
   uint32_t local_ip = 0;  // network byte order
   bool verify_icrc = true;
   int nice = -20;                        // scheduling weight of the worker thread
+  int cpu = -1;                          // the CPU it is pinned to (cpu_pinning.h); -1: anywhere
   uint64_t spin_ns = 0;                  // busy-poll this long after the last work,
   uint64_t nap_ns = 50'000;              // then nap this long at a time (hosts need no kick)
   uint64_t nap_window_ns = 100'000'000;  // until this long after the last work; then sleep

@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/cpu_pinning.h"
 #include "engine/engine.h"
 #include "engine_client.h"
 #include "io/fault_injector.h"
@@ -165,6 +166,10 @@ int main(int argc, char** argv) {
   daemon->add_option("--workers", cfg.workers, "worker threads")->capture_default_str();
   daemon->add_option("--nice", cfg.nice, "worker thread priority, -20..19 (raising it needs CAP_SYS_NICE)")
       ->capture_default_str();
+  std::string cpus;
+  daemon->add_option("--cpus", cpus,
+                     "pin the worker threads to these CPUs, e.g. 2 or 2-3 (worker i on the i-th; default: "
+                     "wherever the scheduler puts them)");
   daemon->add_option("--spin-us", cfg.spin_us, "idle worker: busy-poll this long after the last work")
       ->capture_default_str();
   daemon->add_option("--nap-us", cfg.nap_us, "then nap this long at a time, looking at doorbells in between")
@@ -245,6 +250,7 @@ int main(int argc, char** argv) {
     try {
       if (!inject.empty()) cfg.faults = flexins::io::parse_fault_spec(inject);
       cfg.ablate = flexins::engine::parse_ablations(ablate);
+      if (!cpus.empty()) cfg.cpus = flexins::engine::parse_cpu_list(cpus);
       const auto lr = flexins::transport::parse_loss_recovery(loss_recovery);
       if (!lr) throw std::invalid_argument("--loss-recovery must be go_back_n or selective_repeat, not '" + loss_recovery + "'");
       cfg.loss_recovery = *lr;
