@@ -210,14 +210,15 @@ write_meta() {  # NAME KEY=VALUE...
 
 # ------------------------------------------------------------------- points
 
-# Each point runs REPEAT times: NAME, NAME~2, NAME~3, ...; bench/report.py
-# reports the median run and keeps them all in the JSON.
-REPEAT=${REPEAT:-1}
+# bench/run --repeat N makes N passes over the whole benchmark, so that a
+# slow spell of a shared machine falls on FlexiNS and on its peers alike;
+# pass k names its runs NAME~k (pass 1: NAME). bench/report.py reports the
+# median run of each point and keeps them all in the JSON.
+PASS_SUFFIX=
 repeat_point() {  # FUNCTION NAME ARGS...
-  local fn=$1 name=$2 r
+  local fn=$1 name=$2
   shift 2
-  "$fn" "$name" "$@"
-  for ((r = 2; r <= REPEAT; r++)); do "$fn" "$name~$r" "$@"; done
+  "$fn" "$name$PASS_SUFFIX" "$@"
 }
 
 # fx_point NAME "DAEMON ARGS" TOOL ARGS...: one perftest tool between two

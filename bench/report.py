@@ -36,7 +36,7 @@ def _stat(raw, name, side):
 def _figures(name, raw):
     """The parsed figures of point NAME (ValueError if unparsable)."""
     client = _read(raw / f"{name}.client.log")
-    kind = name.split(".")
+    kind = name.split("~")[0].split(".")  # NAME~k: run k of bench/run --repeat
     if kind[0] in ("fx", "abl"):
         tool = kind[1] if kind[0] == "fx" else kind[2]
         return parsers.perftest_lat(client) if tool.endswith("_lat") else parsers.perftest_bw(client)

@@ -166,6 +166,13 @@ class RepeatTest(unittest.TestCase):
         self.assertEqual(b.cell("fx.a", "gbytes_per_s", table.gbs), ("2 GB/s (1/4 FAILED [1])", 2.0))
         self.assertEqual(b.footnotes, ["fx.a, 1 of 4 runs: boom"])
 
+    def test_later_runs_parse_like_the_first(self):
+        # Pass 2 of --repeat names its runs NAME~2: peers and FlexiNS alike.
+        for name in ("peer.iperf3.65536", "peer.memcpy", "fx.ib_write_bw.65536"):
+            with tempfile.TemporaryDirectory() as d:
+                (Path(d) / f"{name}~2.client.log").write_text(sample(f"{name}.client.log"))
+                self.assertEqual(report._figures(f"{name}~2", Path(d)), report._figures(name, RAW), name)
+
     def test_all_runs_failed(self):
         points = report._median_runs({"fx.a": {"status": "failed", "reason": "x"},
                                       "fx.a~2": {"status": "failed", "reason": "y"}})
