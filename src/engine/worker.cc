@@ -16,7 +16,6 @@
 #include <cstring>
 #include <ctime>
 #include <stdexcept>
-#include <string>
 #include <system_error>
 
 #include "pipe/control_proto.h"
@@ -87,9 +86,11 @@ void Worker::start() {
   cpu_set_t one;
   CPU_ZERO(&one);
   CPU_SET(cfg_.cpu, &one);
+  // The engine checked the CPU against its affinity; should the kernel still
+  // refuse (the cpuset changed since), the worker runs unpinned, and says so.
   if (int err = pthread_setaffinity_np(thread_.native_handle(), sizeof one, &one); err != 0)
-    throw std::system_error(err, std::generic_category(), "pinning worker " + std::to_string(cfg_.index) +
-                                                              " to CPU " + std::to_string(cfg_.cpu));
+    std::fprintf(stderr, "flexinsd: warning: cannot pin worker %u to CPU %d (%s): it runs unpinned\n", cfg_.index,
+                 cfg_.cpu, std::strerror(err));
 }
 
 void Worker::stop() {
