@@ -155,13 +155,7 @@ Engine::Engine(const EngineConfig& cfg) : cfg_(cfg), rng_(std::random_device{}()
   st->version = pipe::kPipeVersion;
   if (cfg_.workers == 0 || cfg_.workers > pipe::kMaxWorkers) fail("--workers must be 1.." + std::to_string(pipe::kMaxWorkers));
   if (cfg_.workers > 1) fail("--workers > 1 needs per-worker receive queues: not yet supported");
-  if (!cfg_.cpus.empty()) {
-    try {
-      check_cpus_available(cfg_.cpus);
-    } catch (const std::invalid_argument& e) {
-      fail(e.what());
-    }
-  }
+  check_cpus_available(cfg_.cpus);  // throws, naming the CPU, before any worker starts
   st->num_workers = cfg_.workers;
   for (uint32_t i = 0; i < cfg_.workers; ++i) {
     WorkerConfig wc;
