@@ -156,13 +156,14 @@ Engine::Engine(const EngineConfig& cfg) : cfg_(cfg), rng_(std::random_device{}()
   if (cfg_.workers == 0 || cfg_.workers > pipe::kMaxWorkers) fail("--workers must be 1.." + std::to_string(pipe::kMaxWorkers));
   if (cfg_.workers > 1) fail("--workers > 1 needs per-worker receive queues: not yet supported");
   check_cpus_available(cfg_.cpus);  // throws, naming the CPU, before any worker starts
+  check_worker_priority(cfg_.priority);
   st->num_workers = cfg_.workers;
   for (uint32_t i = 0; i < cfg_.workers; ++i) {
     WorkerConfig wc;
     wc.index = i;
     wc.local_ip = ip_be_;
     wc.verify_icrc = cfg_.verify_icrc;
-    wc.nice = cfg_.nice;
+    wc.priority = cfg_.priority;
     wc.cpu = cfg_.cpus.empty() ? -1 : cfg_.cpus[i % cfg_.cpus.size()];
     wc.spin_ns = cfg_.spin_us * 1000;
     wc.nap_ns = cfg_.nap_us * 1000;

@@ -4,8 +4,6 @@
 #include <sched.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -76,10 +74,12 @@ Worker::~Worker() {
 
 void Worker::start() {
   thread_ = std::thread([this] {
-    // A NIC core runs the moment it has work. On a host whose cores the
-    // applications also busy-poll, that needs a strong scheduling weight;
-    // where we may not raise it (no CAP_SYS_NICE) we run at normal weight.
-    setpriority(PRIO_PROCESS, pid_t(syscall(SYS_gettid)), cfg_.nice);
+    // "flexins-w0" in ps -L, top -H and perf, beside the engine's other threads.
+    const std::string name = "flexins-w" + std::to_string(cfg_.index);
+    pthread_setname_np(pthread_self(), name.c_str());
+    // A NIC core runs the moment it has work (worker_priority.h).
+    if (std::string warning = scheduler_.start(); !warning.empty())
+      std::fprintf(stderr, "flexinsd: warning: worker %u: %s\n", cfg_.index, warning.c_str());
     run();
   });
   if (cfg_.cpu < 0) return;
@@ -122,6 +122,7 @@ void Worker::run() {
   uint64_t last_work = monotonic_ns();
   while (!stop_.load(std::memory_order_relaxed)) {
     now_ = monotonic_ns();
+    scheduler_.pass(now_);
     bool work = rx_pass();
     work |= inbox_pass();
     work |= doorbell_pass();

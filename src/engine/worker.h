@@ -30,6 +30,7 @@
 #include "engine/ablation.h"
 #include "engine/rx_per_qp.h"
 #include "engine/tx_copy.h"
+#include "engine/worker_priority.h"
 #include "io/backend.h"
 #include "pipe/shm_layout.h"
 #include "transport/env.h"
@@ -41,7 +42,7 @@ struct WorkerConfig {
   uint32_t index = 0;
   uint32_t local_ip = 0;  // network byte order
   bool verify_icrc = true;
-  int nice = -20;                        // scheduling weight of the worker thread
+  WorkerPriority priority;  // worker_priority.h
   int cpu = -1;                          // the CPU it is pinned to (cpu_pinning.h); -1: anywhere
   uint64_t spin_ns = 0;                  // busy-poll this long after the last work,
   uint64_t nap_ns = 50'000;              // then nap this long at a time (hosts need no kick)
@@ -165,6 +166,7 @@ class Worker final : public transport::Env {
   void kick();
 
   WorkerConfig cfg_;
+  WorkerScheduler scheduler_{cfg_.priority};  // used on the worker thread only
   io::Backend& backend_;
   pipe::WorkerStatus& status_;
   int wake_fd_ = -1;

@@ -46,8 +46,11 @@ qp_set_refused() {
 qp_set "$qpn" cc=fixed_rate rate_bps=2e8
 assert_eq "$(qp_get "$ADDR_A" "$qpn" cc cc_rate_bps)" "fixed_rate 200000000" "policy and rate after the change"
 sleep 0.3  # what was in flight before the change drains
-b0=$(qp_get "$ADDR_A" "$qpn" stats.tx_bytes)
+# Each reading was taken at some moment between the clock readings around
+# its command (which a loaded machine can slow); the rate over the widest
+# interval that can hold both readings is the one that must stay paced.
 t0=$(date +%s%N)
+b0=$(qp_get "$ADDR_A" "$qpn" stats.tx_bytes)
 sleep 1.5
 b1=$(qp_get "$ADDR_A" "$qpn" stats.tx_bytes)
 t1=$(date +%s%N)

@@ -17,7 +17,7 @@ assert_rstream_ok() {
     # The transfers took time; Gb/sec agrees with time and bytes moved
     # (iters x xfers x bytes x 2, as the tools count), within the rounding
     # of the printed figures (time to 10 ms, 2 decimals, and k/m/g sizes):
-    # a 0.01s run may have taken 5 to 15 ms.
+    # a 0.01s run may have taken 5 to 15 ms, a 0.00s run under 5 ms.
     grep -E "$result" "$log_file" | awk -v who="$tool $side" '
       function num(s,   m) {
         m = 1
@@ -26,11 +26,10 @@ assert_rstream_ok() {
         return (s + 0) * m
       }
       { t = $6; sub(/s$/, "", t)
-        expect = num($5) * 8 / (t * 1e9)
         low = num($5) * 8 / ((t + 0.005) * 1e9) * 0.8 - 0.01
         high = t > 0.005 ? num($5) * 8 / ((t - 0.005) * 1e9) * 1.25 + 0.01 : 1e9
-        if (!(t + 0 > 0 && $8 + 0 > 0) || $7 + 0 < low || $7 + 0 > high) {
-          print who ": implausible line (expected about " expect " Gb/sec): " $0; bad = 1 } }
+        if ($8 + 0 <= 0 || $7 + 0 < low || $7 + 0 > high) {
+          print who ": implausible line (expected " low " to " high " Gb/sec): " $0; bad = 1 } }
       END { exit bad }' || fail "$tool $side printed implausible figures"
     if grep -Eiq 'error|fail|refused|reset|verification' "$log_file"; then
       fail "$tool $side reported an error (see the logs above)"
