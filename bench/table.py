@@ -214,13 +214,15 @@ def ablation_rows(b, run):
         cases = [("ib_write_bw.65536", "gbytes_per_s", gbs), ("ib_write_bw.64", "mpps", mpps)]
         if x == "doorbell-syscall":
             cases.append(("ib_write_lat.2", "median_us", usec))
+        if x == "rx-per-qp":  # where the rings outgrow the cache
+            cases.append(("ib_write_bw.65536.q256", "gbytes_per_s", gbs))
         for case, metric, fmt in cases:
             abl = f"abl.{x}.{case}"
             if abl not in b.points:
                 continue
-            tool, size = case.split(".")
-            row = b.compare(f"ablation {x} ({what}): {tool} {SIZES[int(size)]}, full vs naive",
-                            f"fx.{case}", abl, metric, fmt)
+            tool, size, *qps = case.split(".")
+            at = f"{tool} {SIZES[int(size)]}" + "".join(f" {q[1:]} QPs" for q in qps)
+            row = b.compare(f"ablation {x} ({what}): {at}, full vs naive", f"fx.{case}", abl, metric, fmt)
             if row.ratio and metric == "median_us":
                 row.ratio = 1 / row.ratio
             b.cost(row, abl)  # the naive variant's cost, beside the full design's figure

@@ -151,6 +151,20 @@ class ReportTest(unittest.TestCase):
             self.assertTrue((Path(d) / "bandwidth.png").read_bytes().startswith(b"\x89PNG"))
 
 
+class AblationTableTest(unittest.TestCase):
+    def test_gain_per_technique_including_rx_rings_at_256_qps(self):
+        def bw(gbps):
+            return {"status": "ok", "reason": "", "figures": {"gbytes_per_s": gbps}, "tx_payload_bytes_copied": 0}
+        points = {"fx.ib_write_bw.65536": bw(2.0), "abl.tx-copy.ib_write_bw.65536": bw(1.6),
+                  "fx.ib_write_bw.65536.q256": bw(1.5), "abl.rx-per-qp.ib_write_bw.65536.q256": bw(0.5)}
+        rows, _ = table.rows_for(points, {"ablate_supported": "1"})
+        rows = {r.figure: r for r in rows}
+        self.assertAlmostEqual(rows["ablation tx-copy (TX copies payload): ib_write_bw 64 KiB, full vs naive"].ratio,
+                               2.0 / 1.6)
+        self.assertAlmostEqual(
+            rows["ablation rx-per-qp (RX per-QP buffer rings): ib_write_bw 64 KiB 256 QPs, full vs naive"].ratio, 3.0)
+
+
 class RepeatTest(unittest.TestCase):
     def test_median_run_is_reported_and_failures_counted(self):
         def ok(gbps):

@@ -48,6 +48,8 @@ summary() {
     [[ -e $f ]] || continue
     printf -- '--- %s\n' "$(basename "$f" .log)"
     grep -E 'tests passed|tests failed|Total Test time|^[[:space:]]+[0-9]+ - .*\((Failed|Timeout|SEGFAULT|Subprocess|Exception|Not Run)' "$f" || true
+    # Why, in a line each, so that the end of a long log says it too.
+    grep -E 'ASSERTION FAILED|^FAILED: |^\[  FAILED  \] [A-Za-z]|: Failure$' "$f" | head -20 || true
   done
   printf '%s\n' "${results[@]}"
   if ((failed)); then echo "RESULT: FAILED"; else echo "RESULT: all passed"; fi

@@ -309,6 +309,9 @@ std::string Engine::stats_json() const {
   field("srqs", srqs);
   field("ahs", ahs);
   field("qps", qps);
+  uint64_t qps_peak = 0;
+  for (auto& w : workers_) qps_peak += w->qps_peak();
+  field("qps_peak", qps_peak);  // the most QPs held at once (summed over workers)
   out += ", \"ablations\": " + ablations_json(cfg_.ablate);
   uint64_t rx_buf = 0, rx_buf_peak = 0;
   for (auto& w : workers_) {

@@ -299,6 +299,7 @@ void Worker::add_qp(std::unique_ptr<transport::Qp> qp, pipe::QpShm* shm, const W
   e.ctx_id = ctx.id;
   e.async_fd = ctx.async_fd;
   qps_.emplace(qpn, std::move(e));
+  if (qps_.size() > qps_peak()) qps_peak_.store(qps_.size(), std::memory_order_relaxed);
 }
 
 transport::Qp* Worker::find_qp(uint32_t qpn) {

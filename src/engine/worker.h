@@ -78,6 +78,8 @@ class Worker final : public transport::Env {
   // fixed pool, plus the per-QP rings of the rx-per-qp ablation.
   uint64_t rx_buffer_bytes() const { return rx_pool_.size() + (rx_per_qp_ ? rx_per_qp_->bytes() : 0); }
   uint64_t rx_buffer_bytes_peak() const { return rx_pool_.size() + (rx_per_qp_ ? rx_per_qp_->peak_bytes() : 0); }
+  // The most QPs this worker has held at once (any thread may read it).
+  uint64_t qps_peak() const { return qps_peak_.load(std::memory_order_relaxed); }
 
   // Run fn on the worker thread and return its result (control thread only).
   template <class F>
@@ -181,6 +183,7 @@ class Worker final : public transport::Env {
 
   std::vector<WorkerContext> contexts_;
   std::unordered_map<uint32_t, QpEntry> qps_;
+  std::atomic<uint64_t> qps_peak_{0};
   std::vector<uint32_t> active_;
   using Deadline = std::pair<uint64_t, uint32_t>;
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> timers_;
