@@ -129,7 +129,10 @@ engines_up() {
     cpu=$CPU_A
     [[ $addr == "$ADDR_B" ]] && cpu=$CPU_B
     pin_args=()
+    # A pinned engine owns its core, as a NIC core is the NIC's: its worker
+    # runs SCHED_FIFO (unless the engine arguments say otherwise).
     [[ -n $cpu ]] && pin_args=(--cpus "$cpu")
+    [[ -n $cpu && " $* " != *" --rt-priority "* ]] && pin_args+=(--rt-priority 10)
     setsid "$FLEXINS" daemon --ip "$addr" "${pin_args[@]}" "$@" >>"$RAW/engine-$addr.log" 2>&1 </dev/null &
     pid=$!
     BENCH_PIDS+=("$pid")

@@ -37,9 +37,9 @@ struct EngineConfig {
   uint32_t workers = 1;
   bool verify_icrc = true;
   bool udp_offload = true;       // UDP GSO/GRO (io/udp_backend.h)
-  // Worker scheduling (worker_priority.h): SCHED_FIFO at rt_priority, or
-  // where that is refused (or rt_priority is 0) fair scheduling at nice.
-  WorkerPriority priority{.rt_priority = 10, .nice = 0};
+  // Worker scheduling (worker_priority.h): fair at nice, or SCHED_FIFO at
+  // rt_priority when asked (an engine that owns its cores).
+  WorkerPriority priority{.rt_priority = 0, .nice = -20};
   std::vector<int> cpus;         // worker i runs on cpus[i % size] (cpu_pinning.h); empty: anywhere
   uint64_t spin_us = 0;          // idle worker: busy-poll this long,
   uint64_t nap_us = 50;          // then nap this long at a time,

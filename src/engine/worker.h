@@ -42,7 +42,7 @@ struct WorkerConfig {
   uint32_t index = 0;
   uint32_t local_ip = 0;  // network byte order
   bool verify_icrc = true;
-  WorkerPriority priority;  // worker_priority.h
+  WorkerPriority priority;               // SCHED_FIFO or fair, and nice (worker_priority.h)
   int cpu = -1;                          // the CPU it is pinned to (cpu_pinning.h); -1: anywhere
   uint64_t spin_ns = 0;                  // busy-poll this long after the last work,
   uint64_t nap_ns = 50'000;              // then nap this long at a time (hosts need no kick)

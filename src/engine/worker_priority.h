@@ -21,7 +21,7 @@
 namespace flexins::engine {
 
 struct WorkerPriority {
-  int rt_priority = 0;  // 1..99: SCHED_FIFO at this priority across naps; 0: fair scheduling only
+  int rt_priority = 0;  // 1..99: SCHED_FIFO at this priority (fair for a window after a busy one); 0: fair only
   int nice = 0;         // under fair scheduling
 };
 

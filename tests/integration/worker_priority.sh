@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # `flexins daemon --rt-priority N --nice N`: the engine's worker thread
-# ("flexins-w0") runs SCHED_FIFO at the default priority 10 where the engine
-# may (CAP_SYS_NICE or RLIMIT_RTPRIO); --rt-priority 0 gives fair scheduling
-# at --nice; traffic flows; priorities out of range are refused before the
-# engine starts. Without CAP_SYS_NICE the engine still runs, fair-scheduled,
+# ("flexins-w0") runs fair-scheduled at nice -20 by default, at --nice N with
+# --rt-priority 0, and SCHED_FIFO with --rt-priority 10 where the engine may
+# (CAP_SYS_NICE or RLIMIT_RTPRIO); traffic flows; priorities out of range are
+# refused before the engine starts. Without CAP_SYS_NICE the engine still runs, fair-scheduled,
 # and says why on stderr. The worker is read from /proc/PID/task/TID/stat
 # (fields 19 nice, 40 rt_priority, 41 policy). (Dropping to fair scheduling
 # when the worker uses more than its share of the CPU is a unit test.)
@@ -24,13 +24,13 @@ worker_sched() {
   echo "$found"
 }
 
-start_engine "$ADDR_A"
+start_engine "$ADDR_A" --rt-priority 10
 start_engine "$ADDR_B" --rt-priority 0 --nice 5
 pingpong pp "$ADDR_B" "$ADDR_A" "$PORT_BASE" -g 0 -s 4096 -n 200
 assert_pingpong_ok pp 4096 200
 
 read -r policy rtprio nice <<<"$(worker_sched "${ENGINE_PID[$ADDR_A]}")"
-log "engine A (defaults): worker policy $policy, rt_priority $rtprio, nice $nice"
+log "engine A (--rt-priority 10): worker policy $policy, rt_priority $rtprio, nice $nice"
 if grep -q "SCHED_FIFO priority 10 refused" "$LOG_DIR/engine-$ADDR_A.log"; then
   log "SCHED_FIFO refused here: $(grep refused "$LOG_DIR/engine-$ADDR_A.log")"
   assert_eq "$policy" 0 "worker policy after a refused SCHED_FIFO (SCHED_OTHER)"
@@ -45,12 +45,13 @@ assert_eq "$policy" 0 "worker policy with --rt-priority 0 (SCHED_OTHER)"
 assert_eq "$nice" 5 "worker nice with --nice 5"
 
 # Without CAP_SYS_NICE (dropped from the bounding set, so root loses it at
-# exec) the engine runs all the same, fair-scheduled, and says why.
+# exec) an engine asked for SCHED_FIFO runs all the same, fair-scheduled,
+# and says why.
 check_without_cap_sys_nice() {
   local unprivileged=$LOG_DIR/flexins-without-cap-sys-nice addr_c=127.0.$TEST_SLOT.3 warning
   printf '#!/bin/sh\nexec setpriv --bounding-set=-sys_nice --inh-caps=-sys_nice %q "$@"\n' "$FLEXINS" >"$unprivileged"
   chmod +x "$unprivileged"
-  FLEXINS=$unprivileged start_engine "$addr_c"
+  FLEXINS=$unprivileged start_engine "$addr_c" --rt-priority 10
   pingpong pp-c "$addr_c" "$ADDR_A" $((PORT_BASE + 1)) -g 0 -s 4096 -n 200
   assert_pingpong_ok pp-c 4096 200
   read -r policy rtprio nice <<<"$(worker_sched "${ENGINE_PID[$addr_c]}")"
@@ -78,3 +79,15 @@ refused() {  # EXPECTED_MESSAGE_REGEX DAEMON_ARGS...
 }
 refused "--rt-priority must be 0 \(fair scheduling\) or 1..99, not 100" --rt-priority 100
 refused "--nice must be -20..19, not 20" --nice 20
+
+# The default: fair scheduling at nice -20 (CAP_SYS_NICE permitting).
+addr_d=127.0.$TEST_SLOT.4
+start_engine "$addr_d"
+pingpong pp-d "$addr_d" "$ADDR_A" $((PORT_BASE + 2)) -g 0 -s 4096 -n 200
+assert_pingpong_ok pp-d 4096 200
+read -r policy rtprio nice <<<"$(worker_sched "${ENGINE_PID[$addr_d]}")"
+log "engine D (defaults): worker policy $policy, rt_priority $rtprio, nice $nice"
+assert_eq "$policy" 0 "worker policy by default (SCHED_OTHER)"
+if ! grep -q "nice -20 refused" "$LOG_DIR/engine-$addr_d.log"; then
+  assert_eq "$nice" -20 "worker nice by default"
+fi

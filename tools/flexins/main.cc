@@ -165,12 +165,12 @@ int main(int argc, char** argv) {
   daemon->add_option("--inject", inject, "fault injection on sent packets: loss=P,reorder=P,dup=P,ecn=P (mark CE),seed=N");
   daemon->add_option("--workers", cfg.workers, "worker threads")->capture_default_str();
   daemon->add_option("--rt-priority", cfg.priority.rt_priority,
-                     "worker threads run SCHED_FIFO at this priority, so they act on work at once, except in "
-                     "10 ms windows after one used over 75 % of its CPU (0: always fair scheduling; without "
-                     "CAP_SYS_NICE: fair scheduling, with a warning)")
+                     "1..99: worker threads run SCHED_FIFO at this priority, so they act on work at once, "
+                     "except in 10 ms windows after one used over 75 % of its CPU (for an engine that owns its "
+                     "cores; without CAP_SYS_NICE: fair scheduling, with a warning); 0: fair scheduling at --nice")
       ->capture_default_str();
   daemon->add_option("--nice", cfg.priority.nice,
-                     "worker thread nice value under fair scheduling, -20..19 (below 0 needs CAP_SYS_NICE)")
+                     "worker thread nice value under fair scheduling, -20..19 (below 0 needs CAP_SYS_NICE; refused: a warning)")
       ->capture_default_str();
   std::string cpus;
   daemon->add_option("--cpus", cpus,

@@ -4,8 +4,9 @@
 # 1024; BOUNDED_RX_QPS) both complete, each engine held all N QPs at once
 # (its qps_peak), both report the same rx_buffer_bytes_peak after either,
 # and the engine's own memory (RssAnon: heap and stacks, sampled while the
-# QPs exist) grows by less than MAX_KIB_PER_QP per QP. Applications' rings and registered memory, which the
-# engine maps (RssShmem), are the applications' and are only logged.
+# QPs exist) grows by less than MAX_KIB_PER_QP per QP. Applications' rings
+# and registered memory, which the engine maps (RssShmem), are the
+# applications' and are only logged.
 #
 # The bound: an engine QP is its transport state (transport::Qp and its
 # tables) plus the worker's and the session's map entries; measured, about
