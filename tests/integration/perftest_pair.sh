@@ -58,25 +58,16 @@ bw_run() {
   bw_finish "$name"
 }
 
-# sample_max NAME ADDR KEY: the largest KEY among the samples bw_run took
-# (0 if none: a run too short to sample).
+# sample_max NAME ADDR KEY [WHERE_KEY VALUE]: the largest KEY among the
+# samples bw_run took (only those whose WHERE_KEY equals VALUE, if given);
+# 0 if none: a run too short to sample.
 sample_max() {
   local f=$LOG_DIR/$1.samples-$2
   [[ -s $f ]] || { echo 0; return; }
   python3 -c '
 import json, sys
-print(max(int(json.loads(l)[sys.argv[2]]) for l in open(sys.argv[1]) if l.strip()))' "$f" "$3" ||
-    fail "no key $3 in the samples $f"
-}
-
-# sample_max_where NAME ADDR KEY WHERE_KEY VALUE: the largest KEY among the
-# samples whose WHERE_KEY equals VALUE (0 if none).
-sample_max_where() {
-  local f=$LOG_DIR/$1.samples-$2
-  [[ -s $f ]] || { echo 0; return; }
-  python3 -c '
-import json, sys
+key, where = sys.argv[2], sys.argv[3:]
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-print(max([int(r[sys.argv[2]]) for r in rows if int(r[sys.argv[3]]) == int(sys.argv[4])], default=0))' \
-    "$f" "$3" "$4" "$5" || fail "no key $3 or $4 in the samples $f"
+print(max([int(r[key]) for r in rows if not where or int(r[where[0]]) == int(where[1])], default=0))' \
+    "$f" "${@:3}" || fail "no key ${*:3} in the samples $f"
 }

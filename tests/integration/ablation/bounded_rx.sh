@@ -52,7 +52,7 @@ for addr in "${engines[@]}"; do
   qps_peak=$(stat_get "$addr" qps_peak)
   # RssAnon while all the QPs existed; should every sample have missed that
   # window (a very slow machine), after the run: freed heap mostly stays.
-  anonN=$(sample_max_where qN "$addr" rss_anon_kib qps "$qps")
+  anonN=$(sample_max qN "$addr" rss_anon_kib qps "$qps")
   when="with $qps QPs"
   if ((anonN == 0)); then
     anonN=$(stat_get "$addr" rss_anon_kib)
