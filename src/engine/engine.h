@@ -44,6 +44,7 @@ struct EngineConfig {
   uint64_t spin_us = 0;          // idle worker: busy-poll this long,
   uint64_t nap_us = 50;          // then nap this long at a time,
   uint64_t nap_window_ms = 100;  // for this long after the last work; then sleep until kicked
+  bool idle_kicks = true;        // a nap with nothing in flight asks applications to kick (worker.h)
   Ablations ablate;              // measurement only (ablation.h)
   // Congestion control: the policy spec every new RC QP starts with
   // ("NAME[,key=value...]", cc/registry.h), and plug-ins to load first.

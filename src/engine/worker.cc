@@ -43,9 +43,11 @@ bool fifo_nonempty(const pipe::DoorbellFifo& f) {
 Worker::Worker(const WorkerConfig& cfg, io::Backend& backend, pipe::WorkerStatus& status)
     : cfg_(cfg), backend_(backend), status_(status) {
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  inbox_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  if (wake_fd_ < 0 || epoll_fd_ < 0) throw std::system_error(errno, std::generic_category(), "worker fds");
-  for (int fd : {wake_fd_, backend_.rx_fd()}) {
+  if (wake_fd_ < 0 || inbox_fd_ < 0 || epoll_fd_ < 0)
+    throw std::system_error(errno, std::generic_category(), "worker fds");
+  for (int fd : {wake_fd_, inbox_fd_, backend_.rx_fd()}) {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
@@ -69,6 +71,7 @@ Worker::Worker(const WorkerConfig& cfg, io::Backend& backend, pipe::WorkerStatus
 Worker::~Worker() {
   stop();
   close(wake_fd_);
+  close(inbox_fd_);
   close(epoll_fd_);
 }
 
@@ -102,7 +105,7 @@ void Worker::stop() {
 
 void Worker::kick() {
   uint64_t one = 1;
-  (void)!write(wake_fd_, &one, sizeof one);
+  (void)!write(inbox_fd_, &one, sizeof one);
 }
 
 void Worker::post(std::function<void()> fn) {
@@ -136,13 +139,17 @@ void Worker::run() {
     }
     // Idle: busy-poll briefly, then nap (wake every nap_ns to look at the
     // doorbells, so hosts need no system call to reach us), and after a
-    // longer quiet spell sleep deeply until a host kicks us.
+    // longer quiet spell sleep deeply until a host kicks us. A nap with
+    // nothing in flight asks for kicks too: no ACK will come to wake us, and
+    // the next post is likely a lone request someone waits on.
     const uint64_t idle = now_ - last_work;
     if (idle < cfg_.spin_ns) continue;
-    if (idle < cfg_.nap_window_ns) {
-      wait_for_events(cfg_.nap_ns);
+    if (idle >= cfg_.nap_window_ns) {
+      sleep_until_work(UINT64_MAX);
+    } else if (cfg_.idle_kicks && qps_expecting_ == 0) {
+      sleep_until_work(cfg_.nap_ns);
     } else {
-      sleep_until_work();
+      wait_for_events(cfg_.nap_ns);
     }
   }
   inbox_pass();  // nobody waits forever on a stopped worker
@@ -165,21 +172,22 @@ void Worker::wait_for_events(uint64_t max_ns) {
   timespec timeout{};
   timeout.tv_sec = time_t(wait / 1'000'000'000ull);
   timeout.tv_nsec = long(wait % 1'000'000'000ull);
-  epoll_event evs[2];
-  int n = epoll_pwait2(epoll_fd_, evs, 2, wait == UINT64_MAX ? nullptr : &timeout, nullptr);
+  epoll_event evs[3];
+  int n = epoll_pwait2(epoll_fd_, evs, 3, wait == UINT64_MAX ? nullptr : &timeout, nullptr);
   for (int i = 0; i < n; ++i) {
-    if (evs[i].data.fd != wake_fd_) continue;
-    uint64_t drained;
-    (void)!read(wake_fd_, &drained, sizeof drained);
+    const int fd = evs[i].data.fd;
+    if (fd != wake_fd_ && fd != inbox_fd_) continue;
+    uint64_t drained = 0;
+    if (read(fd, &drained, sizeof drained) == sizeof drained && fd == wake_fd_) counters_.app_kicks.add(drained);
   }
 }
 
-void Worker::sleep_until_work() {
+void Worker::sleep_until_work(uint64_t max_ns) {
   // Say we sleep, then look once more: a host that posted before seeing the
   // flag left a doorbell we find here; one that posts after will kick us.
   status_.sleeping.store(1, std::memory_order_seq_cst);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (!work_pending() && !stop_.load()) wait_for_events(UINT64_MAX);
+  if (!work_pending() && !stop_.load()) wait_for_events(max_ns);
   status_.sleeping.store(0, std::memory_order_seq_cst);
 }
 
@@ -315,6 +323,7 @@ void Worker::remove_qp(uint32_t qpn) {
     t.expires_ns = now_ + transport::kTombstoneLifetimeNs;
     tombstones_[qpn] = t;
   }
+  if (it->second.expecting) --qps_expecting_;
   qps_.erase(it);
   if (rx_per_qp_) rx_per_qp_->release(qpn);
   std::erase(active_, qpn);  // timers for it are skipped when they pop
@@ -394,6 +403,10 @@ void Worker::after_qp_call(uint32_t qpn, QpEntry& e) {
     active_.push_back(qpn);
   }
   uint64_t deadline = e.qp->next_deadline();
+  if (const bool expecting = deadline != UINT64_MAX; expecting != e.expecting) {
+    e.expecting = expecting;
+    expecting ? ++qps_expecting_ : --qps_expecting_;
+  }
   if (deadline != UINT64_MAX && deadline != e.armed_deadline) {
     e.armed_deadline = deadline;
     timers_.emplace(deadline, qpn);

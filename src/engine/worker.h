@@ -8,8 +8,11 @@
 //   transmit (active QPs, budgeted) → timers → flush TX batch.
 // When idle it busy-polls for spin_ns, then naps nap_ns at a time (RX socket,
 // eventfd, next timer, or the nap's end: it looks at the doorbells after
-// each) for nap_window_ns, then sleeps until woken and says so in shared
-// memory, so hosts know to kick it.
+// each) for nap_window_ns, then sleeps until woken. While it sleeps, and
+// while it naps with no QP awaiting an ACK, a response or a timer, it says
+// so in shared memory and a host that posts kicks it: a lone request (a
+// ping-pong) goes at once, while a stream, whose ACKs wake the worker
+// anyway, gathers the posts of a nap into one batch without system calls.
 #pragma once
 
 #include <sys/uio.h>
@@ -47,6 +50,7 @@ struct WorkerConfig {
   uint64_t spin_ns = 0;                  // busy-poll this long after the last work,
   uint64_t nap_ns = 50'000;              // then nap this long at a time (hosts need no kick)
   uint64_t nap_window_ns = 100'000'000;  // until this long after the last work; then sleep
+  bool idle_kicks = true;                // naps with nothing in flight ask hosts to kick
   Ablations ablate;                      // measurement only (ablation.h)
   // Congestion control of new RC QPs: cc_spec from this registry (the
   // engine's, immutable while workers run). No registry: none at all.
@@ -127,6 +131,7 @@ class Worker final : public transport::Env {
     int async_fd = -1;
     bool active = false;
     uint64_t armed_deadline = UINT64_MAX;  // last deadline put in the heap
+    bool expecting = false;                // it has a deadline: it awaits an ACK, a response or a timer
   };
   struct TxSlot {
     uint8_t hdr[wire::kMaxHeadersWithSack];
@@ -161,7 +166,7 @@ class Worker final : public transport::Env {
   bool tx_pass();
   bool timer_pass();
   void flush_tx();
-  void sleep_until_work();
+  void sleep_until_work(uint64_t max_ns);  // asks hosts to kick; UINT64_MAX: until they do
   void wait_for_events(uint64_t max_ns);
   bool work_pending() const;
   void after_qp_call(uint32_t qpn, QpEntry& e);
@@ -171,7 +176,8 @@ class Worker final : public transport::Env {
   WorkerScheduler scheduler_{cfg_.priority};  // used on the worker thread only
   io::Backend& backend_;
   pipe::WorkerStatus& status_;
-  int wake_fd_ = -1;
+  int wake_fd_ = -1;   // applications kick it (wake_fd(), pipe/doorbell.h)
+  int inbox_fd_ = -1;  // the engine's other threads kick it (post(), stop())
   int epoll_fd_ = -1;
   std::thread thread_;
   std::atomic<bool> stop_{false};
@@ -184,6 +190,7 @@ class Worker final : public transport::Env {
   std::vector<WorkerContext> contexts_;
   std::unordered_map<uint32_t, QpEntry> qps_;
   std::atomic<uint64_t> qps_peak_{0};
+  uint32_t qps_expecting_ = 0;  // QPs whose entry says `expecting`
   std::vector<uint32_t> active_;
   using Deadline = std::pair<uint64_t, uint32_t>;
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> timers_;

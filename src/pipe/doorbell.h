@@ -54,11 +54,18 @@ inline bool doorbell_pop(DoorbellFifo& f, uint32_t& qpn) {
 
 // Host side, after publishing WQEs on `qp`: ring the doorbell if nobody has
 // yet, then report whether the worker sleeps and needs an eventfd kick.
+// Only the post that rang it can need to kick: a doorbell still pending was
+// rung by a post that either kicked or saw the worker awake, and an awake
+// worker looks at its doorbells once more before it sleeps.
 inline bool ring_doorbell(QpShm& qp, uint32_t qpn, DoorbellFifo& fifo, const WorkerStatus& worker) {
-  if (qp.doorbell_pending.exchange(1, std::memory_order_seq_cst) == 0) doorbell_push(fifo, qpn);
+  if (worker.kick_every_post.load(std::memory_order_relaxed) != 0) {
+    if (qp.doorbell_pending.exchange(1, std::memory_order_seq_cst) == 0) doorbell_push(fifo, qpn);
+    return true;
+  }
+  if (qp.doorbell_pending.exchange(1, std::memory_order_seq_cst) != 0) return false;
+  doorbell_push(fifo, qpn);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  return worker.sleeping.load(std::memory_order_seq_cst) != 0 ||
-         worker.kick_every_post.load(std::memory_order_relaxed) != 0;
+  return worker.sleeping.load(std::memory_order_seq_cst) != 0;
 }
 
 }  // namespace flexins::pipe

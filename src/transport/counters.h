@@ -18,6 +18,8 @@ class Counter {
 };
 
 // X(name): one line per counter, in the order `flexins stat` prints them.
+// app_kicks counts the eventfd writes by which applications woke a sleeping
+// or idle worker (engine/worker.h): the system calls of the doorbell pipe.
 // rx_drop_* count packets. UC has no NAKs, so a UC responder counts what RC
 // would NAK: rx_drop_out_of_sequence (lost packets before it, or the rest
 // of a message already dropped), rx_drop_no_recv_wqe, rx_drop_invalid_request
@@ -41,6 +43,7 @@ class Counter {
   X(tx_payload_bytes_copied)       \
   X(tx_gso_segments)               \
   X(rx_gro_segments)               \
+  X(app_kicks)                     \
   X(tx_errors)                     \
   X(retransmitted_packets)         \
   X(retransmit_timeouts)           \

@@ -182,6 +182,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   daemon->add_option("--nap-window-ms", cfg.nap_window_ms, "for this long; then sleep until an application kicks")
       ->capture_default_str();
+  daemon->add_flag("--no-idle-kicks", [&cfg](int64_t) { cfg.idle_kicks = false; },
+                   "a napping worker with nothing in flight does not ask applications to kick it: no post ever "
+                   "makes a system call before the nap window ends, and a lone request waits up to --nap-us");
   std::string ablate;
   daemon->add_option("--ablate", ablate,
                      "measurement only: switch techniques back to their naive counterparts, any of "

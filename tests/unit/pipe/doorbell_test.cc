@@ -83,6 +83,22 @@ TEST(RingDoorbell, QueuesAQpOnceUntilTheWorkerClearsIt) {
   ASSERT_TRUE(doorbell_pop(*f, q));
 }
 
+TEST(RingDoorbell, OnlyThePostThatRangKicksASleepingWorker) {
+  auto f = make_fifo();
+  QpShm qp{};
+  WorkerStatus asleep{};
+  asleep.sleeping.store(1);
+  EXPECT_TRUE(ring_doorbell(qp, 7, *f, asleep));
+  // The worker has not woken yet: the doorbell is pending and its kick on
+  // the way, so further posts on the QP make no system call.
+  EXPECT_FALSE(ring_doorbell(qp, 7, *f, asleep));
+  EXPECT_FALSE(ring_doorbell(qp, 7, *f, asleep));
+  uint32_t q;
+  ASSERT_TRUE(doorbell_pop(*f, q));
+  qp.doorbell_pending.store(0);  // the worker looked at the QP, and naps again
+  EXPECT_TRUE(ring_doorbell(qp, 7, *f, asleep)) << "a new doorbell kicks again";
+}
+
 TEST(RingDoorbell, TheDoorbellSyscallAblationKicksAnAwakeWorkerOnEveryPost) {
   auto f = make_fifo();
   QpShm qp{};
