@@ -516,7 +516,6 @@ void Worker::transmit(transport::OutPacket& pkt) {
     lane.gso_bytes = d.length;
   }
   ip.ip_id = uint16_t(lane.gso_segments - 1);
-  prefetch_next_payload(pkt);
   uint32_t icrc = wire::icrc_compute(ip, std::span<const iovec>(d.iov, d.iov_count));
   // The ICRC goes right after the pad bytes in the same trailer buffer.
   if (pkt.pad) {
@@ -529,18 +528,6 @@ void Worker::transmit(transport::OutPacket& pkt) {
   counters_.tx_packets.add();
   counters_.tx_bytes.add(d.length);
   ++lane.count;
-}
-
-// The ICRC is the first to read a packet's payload. A message's next packet
-// usually carries the bytes right after this one's, on the next page, where
-// the hardware prefetcher does not follow: ask for them now, so that with
-// many QPs (payloads beyond the cache) that CRC does not wait on memory.
-// A prefetch never faults, so running past the region is harmless.
-void Worker::prefetch_next_payload(const transport::OutPacket& pkt) {
-  if (pkt.iov_count == 0) return;
-  const iovec& last = pkt.payload[pkt.iov_count - 1];
-  const auto* next = static_cast<const uint8_t*>(last.iov_base) + last.iov_len;
-  for (uint32_t off = 0; off < pkt.payload_len; off += 64) __builtin_prefetch(next + off, 0, 0);
 }
 
 void Worker::flush_lane(TxLane& lane) {

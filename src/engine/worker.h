@@ -157,7 +157,6 @@ class Worker final : public transport::Env {
   void run();
   bool rx_pass();
   void handle_datagram(const io::RxDatagram& d, uint16_t ip_id);
-  void prefetch_next_payload(const transport::OutPacket& pkt);
   bool joins_gso_group(const TxLane& lane, const io::TxDatagram& d, uint32_t iovs) const;
   TxLane& lane_for(uint16_t src_port);
   void flush_lane(TxLane& lane);
