@@ -15,12 +15,12 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 
 #include "transport/constants.h"
 #include "transport/error_table.h"
 #include "transport/qp.h"
 #include "transport/recv_wr.h"
+#include "transport/reused_fifo.h"
 #include "transport/selective_repeat.h"
 #include "wire/sack.h"
 
@@ -184,7 +184,7 @@ class Responder {
 
   ReplayRecord records_[kReplayRecords];
   uint32_t next_record_ = 0;
-  std::deque<Reply> replies_;
+  ReusedFifo<Reply> replies_;
 };
 
 }  // namespace flexins::transport

@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <limits>
+#include <memory>
 
 #include "wire/field.h"
 #include "wire/sack.h"
@@ -107,7 +108,8 @@ const char* parse_error_name(ParseError e) {
 size_t header_size(uint8_t opcode) { return opcode_info(opcode).header_size; }
 
 ParseError parse(std::span<const uint8_t> udp_payload, Packet& out) {
-  out = Packet{};
+  // Reset in place (`out = Packet{}` zeroed a temporary and copied it).
+  std::construct_at(&out);
   const uint8_t* data = udp_payload.data();
   const size_t size = udp_payload.size();
   if (size < BthLayout::kSize + kIcrcSize) return ParseError::kTooShort;
