@@ -167,6 +167,7 @@ Engine::Engine(const EngineConfig& cfg) : cfg_(cfg), rng_(std::random_device{}()
     wc.cpu = cfg_.cpus.empty() ? -1 : cfg_.cpus[i % cfg_.cpus.size()];
     wc.spin_ns = cfg_.spin_us * 1000;
     wc.nap_ns = cfg_.nap_us * 1000;
+    wc.idle_nap_ns = cfg_.idle_nap_us * 1000;
     wc.nap_window_ns = cfg_.nap_window_ms * 1'000'000;
     wc.idle_kicks = cfg_.idle_kicks;
     wc.ablate = cfg_.ablate;

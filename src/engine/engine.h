@@ -43,6 +43,7 @@ struct EngineConfig {
   std::vector<int> cpus;         // worker i runs on cpus[i % size] (cpu_pinning.h); empty: anywhere
   uint64_t spin_us = 0;          // idle worker: busy-poll this long,
   uint64_t nap_us = 50;          // then nap this long at a time,
+  uint64_t idle_nap_us = 1000;   // or this long with nothing in flight (applications kick),
   uint64_t nap_window_ms = 100;  // for this long after the last work; then sleep until kicked
   bool idle_kicks = true;        // a nap with nothing in flight asks applications to kick (worker.h)
   Ablations ablate;              // measurement only (ablation.h)

@@ -6,13 +6,15 @@
 // One pass, in a fixed order, reading the clock once:
 //   receive burst → dispatch to QPs → control inbox → doorbells →
 //   transmit (active QPs, budgeted) → timers → flush TX batch.
-// When idle it busy-polls for spin_ns, then naps nap_ns at a time (RX socket,
-// eventfd, next timer, or the nap's end: it looks at the doorbells after
-// each) for nap_window_ns, then sleeps until woken. While it sleeps, and
-// while it naps with no QP awaiting an ACK, a response or a timer, it says
-// so in shared memory and a host that posts kicks it: a lone request (a
-// ping-pong) goes at once, while a stream, whose ACKs wake the worker
-// anyway, gathers the posts of a nap into one batch without system calls.
+// When idle it busy-polls for spin_ns, then naps (RX socket, eventfd, next
+// timer, or the nap's end: it looks at the doorbells after each) for
+// nap_window_ns, then sleeps until woken. While some QP awaits an ACK, a
+// response or a timer, naps last nap_ns and are silent: a stream, whose ACKs
+// wake the worker anyway, gathers the posts of a nap into one batch without
+// system calls. With nothing in flight it says in shared memory that it
+// sleeps, so a host that posts kicks it and a lone request (a ping-pong)
+// goes at once; such a nap lasts idle_nap_ns, as nothing but a kick, a
+// packet or a command can bring it work.
 #pragma once
 
 #include <sys/uio.h>
@@ -49,6 +51,7 @@ struct WorkerConfig {
   int cpu = -1;                          // the CPU it is pinned to (cpu_pinning.h); -1: anywhere
   uint64_t spin_ns = 0;                  // busy-poll this long after the last work,
   uint64_t nap_ns = 50'000;              // then nap this long at a time (hosts need no kick)
+  uint64_t idle_nap_ns = 1'000'000;      // or this long, with nothing in flight (hosts kick)
   uint64_t nap_window_ns = 100'000'000;  // until this long after the last work; then sleep
   bool idle_kicks = true;                // naps with nothing in flight ask hosts to kick
   Ablations ablate;                      // measurement only (ablation.h)

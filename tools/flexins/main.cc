@@ -180,6 +180,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   daemon->add_option("--nap-us", cfg.nap_us, "then nap this long at a time, looking at doorbells in between")
       ->capture_default_str();
+  daemon->add_option("--idle-nap-us", cfg.idle_nap_us,
+                     "with nothing in flight, nap this long instead (applications kick the worker when they post)")
+      ->capture_default_str();
   daemon->add_option("--nap-window-ms", cfg.nap_window_ms, "for this long; then sleep until an application kicks")
       ->capture_default_str();
   daemon->add_flag("--no-idle-kicks", [&cfg](int64_t) { cfg.idle_kicks = false; },
