@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 
 #include "../interrupt_after.h"
@@ -27,10 +28,20 @@ namespace {
 class NoEngine : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    static char dir[] = "/tmp/flexins-rdmacm-test-XXXXXX";
-    if (mkdtemp(dir) != nullptr) setenv("FLEXINS_RUN_DIR", dir, 1);
+    char dir[] = "/tmp/flexins-rdmacm-test-XXXXXX";
+    if (mkdtemp(dir) != nullptr) {
+      run_dir_ = dir;
+      setenv("FLEXINS_RUN_DIR", dir, 1);
+    }
     unsetenv("FLEXINS_IP");
   }
+  static void TearDownTestSuite() {
+    std::error_code ignored;  // nothing to clean up is fine
+    if (!run_dir_.empty()) std::filesystem::remove_all(run_dir_, ignored);
+  }
+
+ private:
+  static inline std::string run_dir_;
 };
 
 sockaddr_in ipv4(const char* addr, uint16_t port) {
