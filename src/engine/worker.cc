@@ -38,6 +38,15 @@ bool fifo_nonempty(const pipe::DoorbellFifo& f) {
   return s.seq.load(std::memory_order_acquire) == f.head + 1;
 }
 
+// A spin-wait hint: lets the sibling hyperthread run, saves power.
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
 }  // namespace
 
 Worker::Worker(const WorkerConfig& cfg, io::Backend& backend, pipe::WorkerStatus& status)
@@ -126,16 +135,32 @@ void Worker::run() {
   while (!stop_.load(std::memory_order_relaxed)) {
     now_ = monotonic_ns();
     scheduler_.pass(now_);
-    bool work = rx_pass();
+    rx_burst_was_full_ = false;
+    const uint64_t completions_before = counters_.completions.get();
+    bool work = (rx_may_be_ready_ || cfg_.spin_ns > 0) && rx_pass();
     work |= inbox_pass();
     work |= doorbell_pass();
     work |= tx_pass();
     work |= timer_pass();
+    // An application that polls its CQ often posts the moment it sees a
+    // completion (a ping-pong, an RPC client, ib_read_lat). Look for that
+    // post a few microseconds before flushing: its request then leaves in
+    // the same batch as our ACKs, and needs no kick to wake us later.
+    if (counters_.completions.get() != completions_before && !rx_burst_was_full_ && !work_pending() &&
+        linger_for_posts()) {
+      work |= doorbell_pass();
+      work |= tx_pass();
+    }
     flush_tx();
     backend_.tick(now_);
+    rx_may_be_ready_ = true;  // from here on, nobody has looked
     if (work) {
       last_work = now_;
-      continue;
+      // Another pass only if work is known to wait. Otherwise straight to
+      // the wait below: its epoll returns at once if a packet or a kick came
+      // meanwhile, where a pass would make a system call to find the socket
+      // empty (each wake-up of a ping-pong engine made two such).
+      if (rx_burst_was_full_ || work_pending() || cfg_.spin_ns > 0) continue;
     }
     // Idle: busy-poll briefly, then nap (wake every nap_ns to look at the
     // doorbells, so hosts need no system call to reach us), and after a
@@ -158,6 +183,15 @@ void Worker::run() {
   inbox_pass();  // nobody waits forever on a stopped worker
 }
 
+bool Worker::linger_for_posts() const {
+  const uint64_t until = monotonic_ns() + kLingerNs;
+  do {
+    if (work_pending()) return true;
+    cpu_relax();
+  } while (monotonic_ns() < until);
+  return false;
+}
+
 bool Worker::work_pending() const {
   if (inbox_pending_.load(std::memory_order_acquire) || !active_.empty()) return true;
   for (const WorkerContext& c : contexts_)
@@ -177,9 +211,14 @@ void Worker::wait_for_events(uint64_t max_ns) {
   timeout.tv_nsec = long(wait % 1'000'000'000ull);
   epoll_event evs[3];
   int n = epoll_pwait2(epoll_fd_, evs, 3, wait == UINT64_MAX ? nullptr : &timeout, nullptr);
+  // Whether the next pass need read the socket: not if epoll said it is empty.
+  rx_may_be_ready_ = n < 0;
   for (int i = 0; i < n; ++i) {
     const int fd = evs[i].data.fd;
-    if (fd != wake_fd_ && fd != inbox_fd_) continue;
+    if (fd != wake_fd_ && fd != inbox_fd_) {
+      rx_may_be_ready_ = true;
+      continue;
+    }
     uint64_t drained = 0;
     if (read(fd, &drained, sizeof drained) == sizeof drained && fd == wake_fd_) counters_.app_kicks.add(drained);
   }
@@ -202,6 +241,7 @@ bool Worker::rx_pass() {
     rx_descs_[i].capacity = kRxBufferBytes;
   }
   uint32_t n = backend_.rx_burst(rx_descs_);
+  rx_burst_was_full_ = n == kRxBurst;
   for (uint32_t i = 0; i < n; ++i) {
     const io::RxDatagram& d = rx_descs_[i];
     if (d.segment_size == 0 || d.truncated) {

@@ -6,6 +6,13 @@
 // One pass, in a fixed order, reading the clock once:
 //   receive burst → dispatch to QPs → control inbox → doorbells →
 //   transmit (active QPs, budgeted) → timers → flush TX batch.
+// A pass that wrote completions and found nothing else to do looks at the
+// doorbells for up to kLingerNs before it flushes: the application often
+// answers a completion with a post at once, and its request then leaves
+// with our ACKs, with no kick. A pass after a wake-up reads the socket only
+// if epoll said it is readable, and a pass that found no more work is
+// followed by the wait, not by another pass: epoll is the look that costs
+// one system call either way.
 // When idle it busy-polls for spin_ns, then naps (RX socket, eventfd, next
 // timer, or the nap's end: it looks at the doorbells after each) for
 // nap_window_ns, then sleeps until woken. While some QP awaits an ACK, a
@@ -171,6 +178,8 @@ class Worker final : public transport::Env {
   void sleep_until_work(uint64_t max_ns);  // asks hosts to kick; UINT64_MAX: until they do
   void wait_for_events(uint64_t max_ns);
   bool work_pending() const;
+  // After a pass that wrote completions: whether a post came within kLingerNs.
+  bool linger_for_posts() const;
   void after_qp_call(uint32_t qpn, QpEntry& e);
   void kick();
 
@@ -210,9 +219,12 @@ class Worker final : public transport::Env {
   static constexpr uint32_t kRxBurst = 16;
   static constexpr uint32_t kRxBufferBytes = 65536;
   std::vector<uint8_t> rx_pool_;
+  bool rx_may_be_ready_ = true;     // false: epoll has just said the RX socket is empty
+  bool rx_burst_was_full_ = false;  // the last rx_pass filled its burst: more may wait
   std::vector<io::RxDatagram> rx_descs_;
 
   static constexpr uint32_t kTxBatch = 64;  // datagrams per lane before it is flushed
+  static constexpr uint64_t kLingerNs = 3'000;  // linger_for_posts()
   std::vector<TxLane> lanes_;
 
   // Ablations (measurement only): null unless switched on.
