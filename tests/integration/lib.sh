@@ -134,6 +134,8 @@ cleanup() {
   local status=$?
   set +e
   trap - EXIT INT TERM
+  # Before the engines go: their counters tell a failure's transport story.
+  ((status != 0 && status != 77)) && dump_engine_counters
   local pid
   for pid in "${TRACKED_PIDS[@]}"; do kill_group TERM "$pid"; done
   local deadline=$((SECONDS + KILL_GRACE_S))
@@ -184,6 +186,19 @@ dump_logs() {
     [[ -e $f ]] || continue
     echo "----- ${f##*/} (last 40 lines) -----"
     tail -n 40 "$f"
+  done
+}
+
+# The nonzero counters and the QPs of every engine still up (errors, NAKs,
+# retransmissions, drops, QP states), printed when a test fails.
+dump_engine_counters() {
+  local addr
+  for addr in "${!ENGINE_PID[@]}"; do
+    pid_alive "${ENGINE_PID[$addr]}" || continue
+    echo "----- flexins stat --ip $addr (nonzero counters) -----"
+    timeout 5 "$FLEXINS" stat --ip "$addr" 2>&1 | awk 'NF == 2 && $2 != "0"'
+    echo "----- flexins qp list --ip $addr -----"
+    timeout 5 "$FLEXINS" qp list --ip "$addr" 2>&1 | tail -n 20
   done
 }
 
