@@ -135,9 +135,10 @@ void Worker::run() {
   while (!stop_.load(std::memory_order_relaxed)) {
     now_ = monotonic_ns();
     scheduler_.pass(now_);
-    rx_burst_was_full_ = false;
     const uint64_t completions_before = counters_.completions.get();
-    bool work = (rx_may_be_ready_ || cfg_.spin_ns > 0) && rx_pass();
+    const uint32_t received = rx_may_be_ready_ || cfg_.spin_ns > 0 ? rx_pass() : 0;
+    const bool more_to_receive = received == kRxBurst;  // a full burst: more may wait
+    bool work = received > 0;
     work |= inbox_pass();
     work |= doorbell_pass();
     work |= tx_pass();
@@ -146,7 +147,7 @@ void Worker::run() {
     // completion (a ping-pong, an RPC client, ib_read_lat). Look for that
     // post a few microseconds before flushing: its request then leaves in
     // the same batch as our ACKs, and needs no kick to wake us later.
-    if (counters_.completions.get() != completions_before && !rx_burst_was_full_ && !work_pending() &&
+    if (counters_.completions.get() != completions_before && !more_to_receive && !work_pending() &&
         linger_for_posts()) {
       work |= doorbell_pass();
       work |= tx_pass();
@@ -160,7 +161,7 @@ void Worker::run() {
       // the wait below: its epoll returns at once if a packet or a kick came
       // meanwhile, where a pass would make a system call to find the socket
       // empty (each wake-up of a ping-pong engine made two such).
-      if (rx_burst_was_full_ || work_pending() || cfg_.spin_ns > 0) continue;
+      if (more_to_receive || work_pending() || cfg_.spin_ns > 0) continue;
     }
     // Idle: busy-poll briefly, then nap (wake every nap_ns to look at the
     // doorbells, so hosts need no system call to reach us), and after a
@@ -235,13 +236,12 @@ void Worker::sleep_until_work(uint64_t max_ns) {
 
 // ------------------------------------------------------------------ receive
 
-bool Worker::rx_pass() {
+uint32_t Worker::rx_pass() {
   for (uint32_t i = 0; i < kRxBurst; ++i) {
     rx_descs_[i].data = rx_pool_.data() + size_t(i) * kRxBufferBytes;
     rx_descs_[i].capacity = kRxBufferBytes;
   }
   uint32_t n = backend_.rx_burst(rx_descs_);
-  rx_burst_was_full_ = n == kRxBurst;
   for (uint32_t i = 0; i < n; ++i) {
     const io::RxDatagram& d = rx_descs_[i];
     if (d.segment_size == 0 || d.truncated) {
@@ -259,7 +259,7 @@ bool Worker::rx_pass() {
       handle_datagram(seg, k);
     }
   }
-  return n > 0;
+  return n;
 }
 
 void Worker::handle_datagram(const io::RxDatagram& d, uint16_t ip_id) {

@@ -165,7 +165,7 @@ class Worker final : public transport::Env {
 
   void post(std::function<void()> fn);
   void run();
-  bool rx_pass();
+  uint32_t rx_pass();  // datagrams (GRO buffers) received
   void handle_datagram(const io::RxDatagram& d, uint16_t ip_id);
   bool joins_gso_group(const TxLane& lane, const io::TxDatagram& d, uint32_t iovs) const;
   TxLane& lane_for(uint16_t src_port);
@@ -220,7 +220,6 @@ class Worker final : public transport::Env {
   static constexpr uint32_t kRxBufferBytes = 65536;
   std::vector<uint8_t> rx_pool_;
   bool rx_may_be_ready_ = true;     // false: epoll has just said the RX socket is empty
-  bool rx_burst_was_full_ = false;  // the last rx_pass filled its burst: more may wait
   std::vector<io::RxDatagram> rx_descs_;
 
   static constexpr uint32_t kTxBatch = 64;  // datagrams per lane before it is flushed
