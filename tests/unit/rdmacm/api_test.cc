@@ -15,10 +15,10 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <string>
 
 #include "../interrupt_after.h"
+#include "../private_run_dir.h"
 #include "rdmacm/cm_msg.h"
 
 namespace flexins::rdmacm {
@@ -27,21 +27,14 @@ namespace {
 // No engines: a private, empty run directory and no $FLEXINS_IP.
 class NoEngine : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    char dir[] = "/tmp/flexins-rdmacm-test-XXXXXX";
-    if (mkdtemp(dir) != nullptr) {
-      run_dir_ = dir;
-      setenv("FLEXINS_RUN_DIR", dir, 1);
-    }
-    unsetenv("FLEXINS_IP");
-  }
+  static void SetUpTestSuite() { run_dir_ = new flexins::testing::PrivateRunDir("flexins-rdmacm-test"); }
   static void TearDownTestSuite() {
-    std::error_code ignored;  // nothing to clean up is fine
-    if (!run_dir_.empty()) std::filesystem::remove_all(run_dir_, ignored);
+    delete run_dir_;
+    run_dir_ = nullptr;
   }
 
  private:
-  static inline std::string run_dir_;
+  static inline flexins::testing::PrivateRunDir* run_dir_ = nullptr;
 };
 
 sockaddr_in ipv4(const char* addr, uint16_t port) {

@@ -10,7 +10,10 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <optional>
 #include <string>
+
+#include "../private_run_dir.h"
 
 namespace flexins::verbs {
 namespace {
@@ -24,16 +27,12 @@ uint32_t ip(const char* s) {
 class RunDir : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/flexins-devlist-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    setenv("FLEXINS_RUN_DIR", dir_.c_str(), 1);
-    unsetenv("FLEXINS_IP");
+    run_dir_.emplace("flexins-devlist");
+    ASSERT_TRUE(run_dir_->ok());
   }
   void TearDown() override {
     for (int fd : socks_) close(fd);
-    std::string cmd = "rm -rf " + dir_;
-    ASSERT_EQ(system(cmd.c_str()), 0);
+    ASSERT_TRUE(run_dir_->remove());
     unsetenv("FLEXINS_RUN_DIR");
     unsetenv("FLEXINS_IP");
   }
@@ -41,12 +40,13 @@ class RunDir : public ::testing::Test {
     int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
     sockaddr_un sa{};
     sa.sun_family = AF_UNIX;
-    std::string path = dir_ + "/" + name;
+    std::string path = dir() + "/" + name;
     snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
     ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
     socks_.push_back(fd);
   }
-  std::string dir_;
+  const std::string& dir() const { return run_dir_->path(); }
+  std::optional<flexins::testing::PrivateRunDir> run_dir_;
   std::vector<int> socks_;
 };
 
@@ -70,7 +70,7 @@ TEST_F(RunDir, OneDevicePerEngineSocketInAddressOrder) {
   listen_on("engine-10.0.0.2.sock");
   listen_on("engine-9.0.0.1.sock");
   listen_on("engine-10.0.0.10.sock");
-  ASSERT_EQ(system(("touch " + dir_ + "/engine-10.0.0.3.sock").c_str()), 0);  // not a socket
+  ASSERT_EQ(system(("touch " + dir() + "/engine-10.0.0.3.sock").c_str()), 0);  // not a socket
   auto addrs = discover_engine_addresses();
   ASSERT_EQ(addrs.size(), 3u);
   EXPECT_EQ(addrs[0], ip("9.0.0.1"));

@@ -16,6 +16,8 @@
 #include <string>
 #include <thread>
 
+#include "../private_run_dir.h"
+
 namespace flexins::verbs::testing {
 
 inline constexpr const char* kEngineIp = "127.0.0.3";
@@ -33,28 +35,20 @@ inline sockaddr_in engine_addr(uint16_t port_be) {
 class EngineProcess {
  public:
   EngineProcess() {
-    char tmpl[] = "/tmp/flexins-verbs-test-XXXXXX";
-    if (mkdtemp(tmpl) == nullptr) return;
-    dir_ = tmpl;
-    setenv("FLEXINS_RUN_DIR", dir_.c_str(), 1);
-    unsetenv("FLEXINS_IP");
+    if (!dir_.ok()) return;
     pid_ = fork();
     if (pid_ == 0) {
       execl(FLEXINS_ENGINE_BIN, FLEXINS_ENGINE_BIN, "daemon", "--ip", kEngineIp, nullptr);
       _exit(127);
     }
-    std::string sock = dir_ + "/engine-" + kEngineIp + ".sock";
+    std::string sock = dir_.path() + "/engine-" + kEngineIp + ".sock";
     for (int i = 0; i < 500 && !ready_; ++i) {
       struct stat st;
       ready_ = stat(sock.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
       if (!ready_) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }
-  ~EngineProcess() {
-    kill_now(SIGTERM);
-    std::string cmd = "rm -rf " + dir_;
-    if (!dir_.empty() && system(cmd.c_str()) != 0) perror("rm");
-  }
+  ~EngineProcess() { kill_now(SIGTERM); }  // then dir_ goes
   EngineProcess(const EngineProcess&) = delete;
   EngineProcess& operator=(const EngineProcess&) = delete;
 
@@ -67,7 +61,7 @@ class EngineProcess {
   }
 
  private:
-  std::string dir_;
+  flexins::testing::PrivateRunDir dir_{"flexins-verbs-test"};
   pid_t pid_ = -1;
   bool ready_ = false;
 };
