@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,7 +13,7 @@
 #include <map>
 #include <mutex>
 
-#include "verbs/private_stack.h"
+#include "verbs/page_move.h"
 #include "verbs/proc_maps.h"
 
 namespace flexins::verbs {
@@ -48,37 +47,6 @@ bool is_special(const Vma& v) {
          v.path.rfind("/anon_hugepage", 0) == 0 || v.path.find("hugetlb") != std::string::npos;
 }
 
-// Whole pages move between the application's mapping and the memfd by
-// pread/pwrite, made as raw system calls: the kernel copies, and sanitizers
-// do not take page-granular copies for overflows of the objects in them.
-int copy_file(bool to_file, int fd, void* mem, size_t len, uint64_t file_offset) {
-  auto* p = static_cast<uint8_t*>(mem);
-  size_t done = 0;
-  while (done < len) {
-    long n = syscall(to_file ? SYS_pwrite64 : SYS_pread64, fd, p + done, len - done,
-                     off_t(file_offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return n < 0 ? errno : EIO;
-    done += size_t(n);
-  }
-  return 0;
-}
-
-// The copy-then-remap window of sharing [s, e), run on a private stack.
-struct ShareWindow {
-  uintptr_t s, e;
-  int prot;
-  int fd;
-  int err;
-};
-void share_window(void* arg) {
-  auto& w = *static_cast<ShareWindow*>(arg);
-  w.err = copy_file(true, w.fd, reinterpret_cast<void*>(w.s), w.e - w.s, 0);
-  if (w.err != 0) return;
-  void* p = mmap(reinterpret_cast<void*>(w.s), w.e - w.s, w.prot, MAP_SHARED | MAP_FIXED, w.fd, 0);
-  if (p == MAP_FAILED) w.err = errno;
-}
-
 // Move [s, e) (one private mapping, protection `prot`) onto a new memfd.
 int create_segment(uintptr_t s, uintptr_t e, int prot) {
   size_t len = e - s;
@@ -90,10 +58,7 @@ int create_segment(uintptr_t s, uintptr_t e, int prot) {
   if (err == 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0) err = errno;
   struct stat st;
   if (err == 0 && fstat(fd, &st) != 0) err = errno;
-  if (err == 0) {
-    ShareWindow w{s, e, prot, fd, 0};
-    err = run_on_private_stack(share_window, &w) ? w.err : ENOMEM;
-  }
+  if (err == 0) err = move_onto_memfd(s, len, prot, fd);
   if (err != 0) {
     close(fd);
     return err;
@@ -102,34 +67,6 @@ int create_segment(uintptr_t s, uintptr_t e, int prot) {
     madvise(reinterpret_cast<void*>(s), len, MADV_DONTFORK);
   segments()[s] = Segment{e, fd, prot, uint64_t(st.st_ino), 1};
   return 0;
-}
-
-// Unsharing [a, a + len): its contents come from the memfd (at fd_offset)
-// into fresh private pages, which then replace the shared ones. Writes the
-// application makes between the copy and the move would be lost, so this
-// runs on a private stack: the calling thread's own frames may be in there.
-struct UnshareWindow {
-  uintptr_t a;
-  size_t len;
-  int prot;
-  int fd;
-  uint64_t fd_offset;
-  void* tmp;
-  bool moved;
-};
-void unshare_window(void* arg) {
-  auto& w = *static_cast<UnshareWindow*>(arg);
-  if (copy_file(false, w.fd, w.tmp, w.len, w.fd_offset) != 0) return;
-  if (w.prot != (PROT_READ | PROT_WRITE) && mprotect(w.tmp, w.len, w.prot) != 0) return;
-  w.moved = mremap(w.tmp, w.len, w.len, MREMAP_MAYMOVE | MREMAP_FIXED,
-                   reinterpret_cast<void*>(w.a)) != MAP_FAILED;
-}
-
-void restore_piece(uintptr_t a, size_t len, int prot, int fd, uint64_t fd_offset) {
-  UnshareWindow w{a, len, prot, fd, fd_offset, nullptr, false};
-  w.tmp = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (w.tmp == MAP_FAILED) return;  // stays shared: still correct, only not private
-  if (!run_on_private_stack(unshare_window, &w) || !w.moved) munmap(w.tmp, len);
 }
 
 // Give [s, e) private anonymous pages with the same contents, wherever it
@@ -141,7 +78,7 @@ void restore_private(uintptr_t s, const Segment& seg, const std::vector<Vma>& ma
     if (!v.shared || v.inode != seg.inode || v.path.find(kMemfdName) == std::string::npos)
       continue;
     uintptr_t a = std::max(s, v.start), b = std::min(seg.end, v.end);
-    restore_piece(a, b - a, v.prot, seg.fd, a - s);
+    move_off_memfd(a, b - a, v.prot, seg.fd, a - s);  // false: stays shared, still correct
   }
 }
 

@@ -9,9 +9,9 @@
 // Process-wide: segments are page ranges with a reference count, so several
 // MRs in one page, or the same buffer registered twice, share one segment.
 //
-// Caveat: another thread writing the pages *while* they are being shared or
-// unshared may lose that write (the copy and the remap are not one atomic
-// step). Registering memory while using it is a race in any RDMA program.
+// The pages are copied and then remapped; what other threads write to them
+// meanwhile (a registered buffer's page often holds other heap objects) is
+// kept by holding those writers in a userfaultfd for the moment (page_move.h).
 #pragma once
 
 #include <cstddef>

@@ -7,11 +7,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "verbs/proc_maps.h"
@@ -237,6 +239,35 @@ TEST(MrShare, UnmappedWhileSharedIsLeftAlone) {
   release_range(&r);
   EXPECT_FALSE(is_our_memfd(mem.p()));
   EXPECT_EQ(mapping_of(mem.p() + kPage).prot, PROT_READ) << "the newcomer was not replaced";
+}
+
+// Another thread keeps writing a word in the same page as a buffer that is
+// registered and released over and over, as a library's own thread writes
+// its heap objects next to an application's malloc'ed buffer. No write may
+// be lost: the move onto the memfd and back must not copy the page while
+// the writer can still change the old one (it happened: the RDMA-CM
+// service thread lost an entry of its connection table this way).
+TEST(MrShare, NeighbourWritesDuringSharingAreKept) {
+  Anon mem(3);
+  auto* counter = reinterpret_cast<std::atomic<uint64_t>*>(mem.p() + kPage + 64);
+  uint8_t* buffer = mem.p() + kPage + 1024;  // the same page, not overlapping the counter
+  std::atomic<bool> stop{false};
+  uint64_t increments = 0;
+  std::thread writer([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      counter->store(counter->load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      ++increments;
+    }
+  });
+  for (int i = 0; i < 300; ++i) {
+    SharedRange r;
+    ASSERT_EQ(share_range(buffer, 512, true, &r), 0);
+    EXPECT_TRUE(is_our_memfd(buffer));
+    release_range(&r);
+  }
+  stop = true;
+  writer.join();
+  EXPECT_EQ(counter->load(), increments) << "writes of another thread were lost";
 }
 
 TEST(ProcMaps, ParsesLines) {
