@@ -17,6 +17,7 @@
 #include "rdmacm/cm_state.h"
 #include "rdmacm/devices.h"
 #include "rdmacm/qp_setup.h"
+#include "rdmacm/trace.h"
 
 namespace flexins::rdmacm {
 namespace {
@@ -168,7 +169,20 @@ int cm_connect(Id* id, bool after_refusal) {
       }
       if (int err = bind_socket(id, src); err != 0) return err;
     }
-    if (connect(id->sock, reinterpret_cast<const sockaddr*>(&dst), sizeof dst) == 0) return 0;
+    const int rc = connect(id->sock, reinterpret_cast<const sockaddr*>(&dst), sizeof dst);
+    const int err = rc == 0 ? 0 : errno;
+    if (cm_trace_on()) {
+      sockaddr_in src{};
+      socklen_t len = sizeof src;
+      getsockname(id->sock, reinterpret_cast<sockaddr*>(&src), &len);
+      char ip[INET_ADDRSTRLEN] = "?";
+      inet_ntop(AF_INET, &src.sin_addr, ip, sizeof ip);
+      cm_trace("id %p fd %d: connect %s:%u -> port %u: %s", static_cast<void*>(id), id->sock, ip,
+               ntohs(src.sin_port), ntohs(dst.sin_port),
+               err == 0 ? "connected" : strerror(err));
+    }
+    if (rc == 0) return 0;
+    errno = err;
     if (errno == EINPROGRESS || errno == EINTR) return EINPROGRESS;
     if (errno != ECONNREFUSED) return errno;
     after_refusal = true;
@@ -312,6 +326,8 @@ int rdma_listen(struct rdma_cm_id* id, int backlog) {
   if (listen(c->sock, backlog > 0 ? backlog : SOMAXCONN) != 0) return -1;
   c->listening = true;
   c->listens_early = false;
+  FLEXINS_CM_TRACE("listener %p fd %d: listening on port %u", static_cast<void*>(c), c->sock,
+                   ntohs(c->pub.route.addr.src_sin.sin_port));
   c->backlog = backlog;
   service_watch(c, false);
   return 0;

@@ -8,6 +8,7 @@
 #include "rdmacm/cm_state.h"
 #include "rdmacm/devices.h"
 #include "rdmacm/qp_setup.h"
+#include "rdmacm/trace.h"
 
 namespace flexins::rdmacm {
 namespace {
@@ -81,6 +82,10 @@ void describe_local(Id* id, CmMessage* m) {
 
 ConnStep drive(Id* id, ConnInput input, const CmMessage* out, const CmMessage* in) {
   ConnStep s = conn_step(id->state, input, is_ud(id));
+  FLEXINS_CM_TRACE("id %p fd %d: %s --%s--> %s%s%s", static_cast<void*>(id), id->sock,
+                   conn_state_name(id->state), conn_input_name(input),
+                   s.legal ? conn_state_name(s.next) : "(ignored)", s.sends ? ", sends " : "",
+                   s.sends ? cm_msg_type_name(s.send) : "");
   if (!s.legal) return s;
   ConnState prev = id->state;
   id->state = s.next;
@@ -94,7 +99,9 @@ ConnStep drive(Id* id, ConnInput input, const CmMessage* out, const CmMessage* i
       m.reason = kRejConsumerDefined;
     }
     m.type = s.send;
-    send_message(id->sock, m);
+    if (!send_message(id->sock, m))
+      FLEXINS_CM_TRACE("id %p fd %d: sending %s failed", static_cast<void*>(id), id->sock,
+                       cm_msg_type_name(s.send));
   }
   if (s.event != kNoEvent && !id->destroying) {
     int status = s.status == kStatusFromMessage ? (in ? int(in->reason) : 0) : s.status;

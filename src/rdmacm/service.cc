@@ -18,6 +18,7 @@
 
 #include "rdmacm/cm_state.h"
 #include "rdmacm/devices.h"
+#include "rdmacm/trace.h"
 
 namespace flexins::rdmacm {
 namespace {
@@ -60,6 +61,7 @@ void watch_fd(int fd, uint32_t events) {
   ev.data.fd = fd;
   if (epoll_ctl(g_epfd, EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST)
     epoll_ctl(g_epfd, EPOLL_CTL_MOD, fd, &ev);
+  FLEXINS_CM_TRACE("fd %d: watched for %#x", fd, events);
 }
 
 void close_pending(int fd) {
@@ -76,6 +78,7 @@ void reply_and_close(int fd, const CmMessage& m) {
 
 // Refuse a request nobody can serve (IBA 12.6.7.2 reason 8; SIDR status 1).
 void refuse(int fd, const CmMessage& req) {
+  FLEXINS_CM_TRACE("fd %d: refusing %s", fd, cm_msg_type_name(req.type));
   CmMessage m;
   if (req.type == CmMsgType::kSidrReq) {
     m.type = CmMsgType::kSidrRep;
@@ -165,6 +168,7 @@ void on_listener_readable(Id* listener) {
   for (;;) {
     int fd = accept4(listener->sock, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;  // EAGAIN, or an aborted handshake
+    FLEXINS_CM_TRACE("listener %p fd %d: accepted fd %d", static_cast<void*>(listener), listener->sock, fd);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     endpoints()[fd] = Endpoint{nullptr, listener, {}, now_ns() + kRequestWaitNs};
@@ -193,6 +197,10 @@ void on_pending_readable(int fd) {
   CmMessage m;
   size_t used = 0;
   DecodeResult r = decode(ep.rx.data(), ep.rx.size(), &m, &used);
+  FLEXINS_CM_TRACE("fd %d (accepted): %zu bytes, %s%s", fd, ep.rx.size(),
+                   r == DecodeResult::kOk ? cm_msg_type_name(m.type)
+                   : r == DecodeResult::kBad ? "bad message" : "incomplete",
+                   open ? "" : ", closed by the peer");
   if (r == DecodeResult::kOk) {
     std::vector<uint8_t> rest(ep.rx.begin() + ptrdiff_t(used), ep.rx.end());
     Id* listener = ep.listener;
@@ -243,6 +251,8 @@ void on_connection_event(Id* id, uint32_t events) {
     int err = 0;
     socklen_t len = sizeof err;
     getsockopt(id->sock, SOL_SOCKET, SO_ERROR, &err, &len);
+    FLEXINS_CM_TRACE("id %p fd %d: connect finished, events %#x, %s", static_cast<void*>(id), id->sock,
+                     events, err == 0 ? "connected" : strerror(err));
     if (err == ECONNREFUSED) {
       err = cm_connect(id, true);
       if (err == EINPROGRESS) {
@@ -301,7 +311,10 @@ void fire_timers() {
     id->deadline_ns = 0;
     drive(id, ConnInput::kTimeout);
   }
-  for (int fd : pendings) close_pending(fd);
+  for (int fd : pendings) {
+    FLEXINS_CM_TRACE("fd %d (accepted): no request in time, closed", fd);
+    close_pending(fd);
+  }
 }
 
 void service_loop() {
@@ -322,7 +335,13 @@ void service_loop() {
         continue;
       }
       auto it = endpoints().find(fd);
-      if (it == endpoints().end()) continue;
+      FLEXINS_CM_TRACE("fd %d: events %#x%s", fd, evs[i].events,
+                       it == endpoints().end() ? " (not ours: no longer watched)" : "");
+      if (it == endpoints().end()) {
+        // Nobody to read it: level-triggered, it would wake us forever.
+        epoll_ctl(g_epfd, EPOLL_CTL_DEL, fd, nullptr);
+        continue;
+      }
       if (it->second.id == nullptr) {
         on_pending_readable(fd);
       } else if (it->second.id->listening) {
@@ -346,6 +365,7 @@ void service_watch(Id* id, bool connecting) {
 void service_connected(Id* id) { watch_fd(id->sock, EPOLLIN | EPOLLRDHUP); }
 
 void service_forget(int fd) {
+  FLEXINS_CM_TRACE("fd %d: unwatched", fd);
   if (g_epfd >= 0) epoll_ctl(g_epfd, EPOLL_CTL_DEL, fd, nullptr);
   endpoints().erase(fd);
 }
