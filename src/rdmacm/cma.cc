@@ -17,6 +17,7 @@
 #include "rdmacm/cm_state.h"
 #include "rdmacm/devices.h"
 #include "rdmacm/qp_setup.h"
+#include "rdmacm/self_connect.h"
 #include "rdmacm/trace.h"
 
 namespace flexins::rdmacm {
@@ -170,7 +171,8 @@ int cm_connect(Id* id, bool after_refusal) {
       if (int err = bind_socket(id, src); err != 0) return err;
     }
     const int rc = connect(id->sock, reinterpret_cast<const sockaddr*>(&dst), sizeof dst);
-    const int err = rc == 0 ? 0 : errno;
+    const bool itself = rc == 0 && connected_to_itself(id->sock);
+    const int err = itself ? ECONNREFUSED : rc == 0 ? 0 : errno;
     if (cm_trace_on()) {
       sockaddr_in src{};
       socklen_t len = sizeof src;
@@ -179,9 +181,9 @@ int cm_connect(Id* id, bool after_refusal) {
       inet_ntop(AF_INET, &src.sin_addr, ip, sizeof ip);
       cm_trace("id %p fd %d: connect %s:%u -> port %u: %s", static_cast<void*>(id), id->sock, ip,
                ntohs(src.sin_port), ntohs(dst.sin_port),
-               err == 0 ? "connected" : strerror(err));
+               err == 0 ? "connected" : itself ? "connected to itself: refused" : strerror(err));
     }
-    if (rc == 0) return 0;
+    if (err == 0) return 0;
     errno = err;
     if (errno == EINPROGRESS || errno == EINTR) return EINPROGRESS;
     if (errno != ECONNREFUSED) return errno;

@@ -18,6 +18,7 @@
 
 #include "rdmacm/cm_state.h"
 #include "rdmacm/devices.h"
+#include "rdmacm/self_connect.h"
 #include "rdmacm/trace.h"
 
 namespace flexins::rdmacm {
@@ -251,8 +252,10 @@ void on_connection_event(Id* id, uint32_t events) {
     int err = 0;
     socklen_t len = sizeof err;
     getsockopt(id->sock, SOL_SOCKET, SO_ERROR, &err, &len);
+    const bool itself = err == 0 && connected_to_itself(id->sock);
+    if (itself) err = ECONNREFUSED;
     FLEXINS_CM_TRACE("id %p fd %d: connect finished, events %#x, %s", static_cast<void*>(id), id->sock,
-                     events, err == 0 ? "connected" : strerror(err));
+                     events, itself ? "connected to itself: refused" : err == 0 ? "connected" : strerror(err));
     if (err == ECONNREFUSED) {
       err = cm_connect(id, true);
       if (err == EINPROGRESS) {
