@@ -78,12 +78,6 @@ int copy_file(bool to_file, int fd, void* mem, size_t len, uint64_t file_offset)
   return 0;
 }
 
-// The windows run on a private stack (the range may hold the caller's own
-// stack) with signals blocked (a handler might touch the range): a thread
-// that faulted in a range registered with our userfaultfd would wait for
-// itself. They read their arguments into locals first and write results
-// back only after the window: the argument block may lie in the range too.
-// Inside, only errno (thread-local) is written, and only if a call fails.
 // Every signal of the calling thread blocked while it lives.
 class SignalsBlocked {
  public:
@@ -100,6 +94,12 @@ class SignalsBlocked {
   sigset_t old_;
 };
 
+// The windows run on a private stack (the range may hold the caller's own
+// stack) with signals blocked (a handler might touch the range): a thread
+// that faulted in a range registered with our userfaultfd would wait for
+// itself. They read their arguments into locals first and write results
+// back only after the window: the argument block may lie in the range too.
+// Inside, only errno (thread-local) is written, and only if a call fails.
 struct OntoMove {
   uintptr_t s;
   size_t len;
