@@ -58,6 +58,12 @@ class Requester {
   // Selective repeat: the first PSN of the retransmit queue (SrSender) that
   // is still in flight; false if the queue held none.
   bool send_retransmit(uint64_t now_ns);
+  // Go-back-N: an ACK that passed the PSN the walk is at (the first
+  // transmission arrived after all) moves the walk up to it.
+  void skip_acknowledged();
+  // The walk continues at psn: in the started WQE that holds it, or, if
+  // none does (all acknowledged), with the next new WQE.
+  void walk_from(uint32_t psn);
   // Build and send w's packet with this PSN. `from_queue`: a selective
   // resend, which asks for an ACK if `ask` (the last one queued).
   void send_send_or_write(SendWr& w, uint32_t psn, uint64_t now_ns, bool from_queue, bool ask);

@@ -159,6 +159,51 @@ TEST_F(TenPacketSend, DestroyedResponderStillAcknowledgesDuplicatesFromItsTombst
   EXPECT_EQ(sc[0].status, IBV_WC_SUCCESS);
 }
 
+// A timeout sends A back over a message whose ACK was only late. The ACK
+// then completes the message while the go-back-N walk is in its middle, and
+// the host posts the next message into the freed slot of its one-deep send
+// queue. The walk must move up to what the ACK acknowledges, not carry on
+// with the old message's PSNs over the new WQE (rc_pingpong under injected
+// loss died this way: "cannot gather", QP fatal, its SEND flushed).
+TEST(Reliability, AckArrivingMidResendMovesTheWalkPastTheCompletedMessage) {
+  QpOptions oa;
+  oa.mtu = IBV_MTU_256;
+  oa.sq_depth = 1;
+  QpOptions ob;
+  ob.mtu = IBV_MTU_256;
+  Fabric f(oa, ob);
+  f.connect();
+  Buffer src = f.a().reg(2 * 2560);
+  fill_pattern(src.data, src.size, 7);
+  Buffer dst = f.b().reg(2 * 2560);
+  f.b().post_recv(1, {dst.sge(0, 2560)});
+  f.b().post_recv(2, {dst.sge(2560, 2560)});
+
+  f.a().post_send(make_wqe(10, IBV_WR_SEND), {src.sge(0, 2560)});
+  EXPECT_EQ(f.pump(0), 10u);
+  f.deliver_all();
+  EXPECT_EQ(f.pump(1), 1u);  // B's ACK, still on the wire
+  // A's timer fires before the ACK arrives: it starts over, 3 packets in.
+  f.advance(f.a().qp->next_deadline() - f.now());
+  EXPECT_EQ(f.pump(0, 3), 3u);
+  f.deliver_one();  // the ACK: message 10 complete
+  auto sc = f.a().send_cqes();
+  ASSERT_EQ(sc.size(), 1u);
+  EXPECT_EQ(sc[0].status, IBV_WC_SUCCESS);
+  f.a().post_send(make_wqe(11, IBV_WR_SEND), {src.sge(2560, 2560)});
+  f.run();
+  EXPECT_EQ(f.a().counters().tx_errors.get(), 0u);
+  EXPECT_EQ(f.a().counters().qp_errors.get(), 0u);
+  sc = f.a().send_cqes();
+  ASSERT_EQ(sc.size(), 1u);
+  EXPECT_EQ(sc[0].wr_id, 11u);
+  EXPECT_EQ(sc[0].status, IBV_WC_SUCCESS);
+  auto rc = f.b().recv_cqes();
+  ASSERT_EQ(rc.size(), 2u);
+  EXPECT_EQ(rc[1].wr_id, 2u);
+  EXPECT_EQ(std::memcmp(dst.data, src.data, 2 * 2560), 0);
+}
+
 TEST(Tombstone, AnswersOnlyDuplicateSendsAndWritesFromThePeer) {
   Fabric f;
   f.connect();
