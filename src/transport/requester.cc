@@ -251,8 +251,9 @@ bool Requester::gather(const SendWr& w, uint64_t offset, uint32_t len) {
   ibv_wc_status st = walk_sges(qp_.env, qp_.setup.pd, w.sge, w.num_sge, 0, offset, len,
                                [&](uint8_t* p, uint32_t n) { ok = ok && qp_.add_payload(p, n); });
   if (ok && st == IBV_WC_SUCCESS) return true;
-  // Rare and fatal to the QP: say exactly what could not be gathered (a
-  // QP under injected loss was seen to fail here, cause unknown).
+  // Rare and fatal to the QP: say exactly what could not be gathered. (A
+  // go-back-N walk over a completed WQE's freed slot once ended here; see
+  // skip_acknowledged.)
   std::fprintf(stderr,
                "flexinsd: QP %u: cannot gather wr_id %llu bytes %llu..%llu of %llu (%s %d, %u SGEs; "
                "WQE PSNs %u..+%u, next PSN %u): QP fatal\n",

@@ -19,9 +19,9 @@
 // Where no userfaultfd is to be had (a seccomp policy, a kernel before 5.14)
 // or the range cannot be registered (a private file mapping), the move
 // copies and remaps with the window open; the first such move says so on
-// stderr. Without
-// privilege the userfaultfd handles user-mode faults only: a system call of
-// another thread reading or writing the range in the window fails EFAULT.
+// stderr. Without privilege the userfaultfd handles user-mode faults only:
+// a system call of another thread reading or writing the range in the
+// window fails EFAULT.
 #pragma once
 
 #include <cstddef>
