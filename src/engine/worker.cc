@@ -194,7 +194,8 @@ bool Worker::linger_for_posts() const {
 }
 
 bool Worker::work_pending() const {
-  if (inbox_pending_.load(std::memory_order_acquire) || !active_.empty()) return true;
+  if (inbox_pending_.load(std::memory_order_acquire) || !active_.empty() || pool_waiters_may_go())
+    return true;
   for (const WorkerContext& c : contexts_)
     if (fifo_nonempty(*c.fifo)) return true;
   return false;
@@ -350,6 +351,7 @@ void Worker::add_qp(std::unique_ptr<transport::Qp> qp, pipe::QpShm* shm, const W
   e.ctx_id = ctx.id;
   e.async_fd = ctx.async_fd;
   qps_.emplace(qpn, std::move(e));
+  window_pool_.qps = uint32_t(qps_.size());
   if (qps_.size() > qps_peak()) qps_peak_.store(qps_.size(), std::memory_order_relaxed);
 }
 
@@ -368,8 +370,10 @@ void Worker::remove_qp(uint32_t qpn) {
   }
   if (it->second.expecting) --qps_expecting_;
   qps_.erase(it);
+  window_pool_.qps = uint32_t(qps_.size());
   if (rx_per_qp_) rx_per_qp_->release(qpn);
   std::erase(active_, qpn);  // timers for it are skipped when they pop
+  std::erase(pool_waiters_, qpn);
 }
 
 std::vector<transport::QpInfo> Worker::qp_infos(uint32_t after, size_t max) const {
@@ -444,6 +448,10 @@ void Worker::after_qp_call(uint32_t qpn, QpEntry& e) {
   if (!e.active && e.qp->has_tx_work()) {
     e.active = true;
     active_.push_back(qpn);
+  } else if (!e.active && !e.pool_waiting && e.qp->waits_for_window_pool()) {
+    e.pool_waiting = true;
+    pool_waiters_.push_back(qpn);
+    counters_.tx_window_waits.add();
   }
   uint64_t deadline = e.qp->next_deadline();
   if (const bool expecting = deadline != UINT64_MAX; expecting != e.expecting) {
@@ -457,7 +465,10 @@ void Worker::after_qp_call(uint32_t qpn, QpEntry& e) {
 }
 
 bool Worker::tx_pass() {
-  if (active_.empty()) return false;
+  if (active_.empty() && !pool_waiters_may_go()) return false;
+  // While QPs wait in line for the window pool, the others keep to their
+  // fair share: a QP that just got an ACK does not take the room first.
+  window_pool_.queue_first = !pool_waiters_.empty();
   std::vector<uint32_t> run;
   run.swap(active_);
   for (uint32_t qpn : run) {
@@ -467,6 +478,29 @@ bool Worker::tx_pass() {
     it->second.qp->poll(now_, kQpTxBudget);
     after_qp_call(qpn, it->second);
   }
+  // Then the line, in order, until the one at its head still finds too
+  // little room; it waits there for the next ACK.
+  window_pool_.queue_first = false;
+  while (pool_waiters_may_go()) {
+    const uint32_t qpn = pool_waiters_.front();
+    auto it = qps_.find(qpn);
+    if (it == qps_.end()) {
+      pool_waiters_.pop_front();
+      continue;
+    }
+    it->second.qp->poll(now_, kQpTxBudget);
+    const bool still_waits = it->second.qp->waits_for_window_pool();
+    if (!still_waits) {
+      pool_waiters_.pop_front();
+      it->second.pool_waiting = false;
+    }
+    after_qp_call(qpn, it->second);
+    if (still_waits) {
+      waiters_tried_at_ = window_pool_.releases;
+      break;
+    }
+  }
+  window_pool_.queue_first = !pool_waiters_.empty();
   return true;
 }
 

@@ -28,6 +28,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <future>
 #include <memory>
@@ -129,7 +130,7 @@ class Worker final : public transport::Env {
   transport::Counters& counters() override { return counters_; }
   const transport::AddressHandle* address_handle(uint32_t qpn, uint32_t handle) override;
   void flush() override { flush_tx(); }
-  uint32_t tx_window_packets() override { return transport::qp_window_packets(uint32_t(qps_.size())); }
+  transport::WindowPool* tx_window_pool() override { return &window_pool_; }
   std::unique_ptr<cc::CongestionControl> new_congestion_control(uint32_t qpn) override;
   transport::LossRecoveryMode loss_recovery_mode(uint32_t) override { return cfg_.loss_recovery; }
 
@@ -142,6 +143,7 @@ class Worker final : public transport::Env {
     bool active = false;
     uint64_t armed_deadline = UINT64_MAX;  // last deadline put in the heap
     bool expecting = false;                // it has a deadline: it awaits an ACK, a response or a timer
+    bool pool_waiting = false;             // in pool_waiters_
   };
   struct TxSlot {
     uint8_t hdr[wire::kMaxHeadersWithSack];
@@ -181,6 +183,11 @@ class Worker final : public transport::Env {
   // After a pass that wrote completions: whether a post came within kLingerNs.
   bool linger_for_posts() const;
   void after_qp_call(uint32_t qpn, QpEntry& e);
+  // The line for the window pool may move: ACKs freed room since its head
+  // last found too little.
+  bool pool_waiters_may_go() const {
+    return !pool_waiters_.empty() && window_pool_.releases != waiters_tried_at_;
+  }
   void kick();
 
   WorkerConfig cfg_;
@@ -199,10 +206,16 @@ class Worker final : public transport::Env {
   std::atomic<bool> inbox_pending_{false};
 
   std::vector<WorkerContext> contexts_;
+  // Before qps_: a QP gives its claim back when it goes.
+  transport::WindowPool window_pool_;
   std::unordered_map<uint32_t, QpEntry> qps_;
   std::atomic<uint64_t> qps_peak_{0};
   uint32_t qps_expecting_ = 0;  // QPs whose entry says `expecting`
   std::vector<uint32_t> active_;
+  // QPs only the window pool holds back, in the order they came: served as
+  // ACKs give the pool room (tx_pass).
+  std::deque<uint32_t> pool_waiters_;
+  uint64_t waiters_tried_at_ = UINT64_MAX;  // window_pool_.releases then
   using Deadline = std::pair<uint64_t, uint32_t>;
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> timers_;
   // Destroyed QPs that still acknowledge duplicates (transport/tombstone.h).

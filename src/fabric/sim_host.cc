@@ -61,6 +61,7 @@ HostQp& SimHost::make_rc_qp(HeapCq& send_cq, HeapCq& recv_cq, const RingSizes& s
   s.src_port = uint16_t(49152 + (q.qpn & 0x3fff));  // per-QP flow entropy
   q.qp = std::make_unique<transport::Qp>(*this, s);
   by_qpn_[q.qpn] = Entry{&q};
+  window_pool_.qps = uint32_t(by_qpn_.size());
   return q;
 }
 
@@ -89,11 +90,6 @@ void SimHost::wake_qp(uint32_t qpn) {
   if (it == by_qpn_.end() || it->second.active) return;
   it->second.active = true;
   active_.push_back(qpn);
-}
-
-uint32_t SimHost::tx_window_packets() {
-  // As the worker: the QPs of one worker share its window.
-  return transport::qp_window_packets(uint32_t(by_qpn_.size()));
 }
 
 std::unique_ptr<cc::CongestionControl> SimHost::new_congestion_control(uint32_t qpn) {

@@ -98,7 +98,7 @@ class SimHost final : public transport::Env {
   void wake_qp(uint32_t qpn) override;
   transport::Counters& counters() override { return counters_; }
   void flush() override;
-  uint32_t tx_window_packets() override;
+  transport::WindowPool* tx_window_pool() override { return &window_pool_; }
   std::unique_ptr<cc::CongestionControl> new_congestion_control(uint32_t qpn) override;
   transport::LossRecoveryMode loss_recovery_mode(uint32_t qpn) override;
 
@@ -127,6 +127,10 @@ class SimHost final : public transport::Env {
   uint32_t next_key_;
   uint32_t next_qpn_;
   std::deque<HeapCq> cqs_;
+  // As the worker's, but each QP keeps to its share: this host does not
+  // requeue the QPs a lending pool would hold back. Before qps_: a QP gives
+  // its claim back when it goes.
+  transport::WindowPool window_pool_{.lend = false};
   std::deque<HostQp> qps_;
   std::map<uint32_t, Entry> by_qpn_;
   std::vector<std::function<void()>> apps_;

@@ -12,8 +12,9 @@ namespace flexins::transport {
 // go-back-N work after a loss and the responder's ACK lag.
 inline constexpr uint32_t kMaxOutstandingPackets = 1024;
 
-// All QPs of one worker share this many outstanding packets: each gets an
-// equal share, between kMinOutstandingPackets and kMaxOutstandingPackets.
+// All QPs of one worker share this many outstanding packets (window_pool.h):
+// each may have an equal share, between kMinOutstandingPackets and
+// kMaxOutstandingPackets, and reserves more for a message that needs it.
 // Without a shared bound, N QPs put N windows in flight: at N = 256 that is
 // up to 1 GiB, past the peer's 32 MiB receive socket, and even without drops
 // the queueing delay at a peer serving ~50k packets/s outgrows the ACK
@@ -25,9 +26,9 @@ inline constexpr uint32_t kMaxOutstandingPackets = 1024;
 inline constexpr uint32_t kWorkerOutstandingPackets = 4096;
 inline constexpr uint32_t kMinOutstandingPackets = 1;
 
-// The window of one QP when `qps` QPs share a worker.
-inline constexpr uint32_t qp_window_packets(uint32_t qps) {
-  const uint32_t share = qps == 0 ? kMaxOutstandingPackets : kWorkerOutstandingPackets / qps;
+// The fair share of one QP when `qps` QPs share `capacity` packets.
+inline constexpr uint32_t qp_window_packets(uint32_t qps, uint32_t capacity = kWorkerOutstandingPackets) {
+  const uint32_t share = qps == 0 ? kMaxOutstandingPackets : capacity / qps;
   return share < kMinOutstandingPackets ? kMinOutstandingPackets
          : share > kMaxOutstandingPackets ? kMaxOutstandingPackets
                                           : share;

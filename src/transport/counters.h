@@ -20,6 +20,8 @@ class Counter {
 // X(name): one line per counter, in the order `flexins stat` prints them.
 // app_kicks counts the eventfd writes by which applications woke a sleeping
 // or idle worker (engine/worker.h): the system calls of the doorbell pipe.
+// tx_window_waits counts the times a QP had to wait in line for room in
+// its worker's window pool (transport/window_pool.h).
 // rx_drop_* count packets. UC has no NAKs, so a UC responder counts what RC
 // would NAK: rx_drop_out_of_sequence (lost packets before it, or the rest
 // of a message already dropped), rx_drop_no_recv_wqe, rx_drop_invalid_request
@@ -44,6 +46,7 @@ class Counter {
   X(tx_gso_segments)               \
   X(rx_gro_segments)               \
   X(app_kicks)                     \
+  X(tx_window_waits)               \
   X(tx_errors)                     \
   X(retransmitted_packets)         \
   X(retransmit_timeouts)           \

@@ -16,6 +16,7 @@
 #include "transport/constants.h"
 #include "transport/counters.h"
 #include "transport/selective_repeat.h"
+#include "transport/window_pool.h"
 #include "wire/packet.h"
 #include "wire/sack.h"
 
@@ -111,9 +112,9 @@ class Env {
   // as soon as its packet has left, and the host may then reuse the buffer
   // the payload iovecs point into, so the packet must be gone by then.
   virtual void flush() {}
-  // How many packets a QP may have outstanding now (its share of the
-  // worker's window, constants.h).
-  virtual uint32_t tx_window_packets() { return kMaxOutstandingPackets; }
+  // The window the QPs of this worker share (window_pool.h); nullptr: none,
+  // each QP may have kMaxOutstandingPackets in flight.
+  virtual WindowPool* tx_window_pool() { return nullptr; }
   // The congestion controller for a new RC QP; nullptr: none (the
   // built-in fixed window only).
   virtual std::unique_ptr<cc::CongestionControl> new_congestion_control(uint32_t qpn) {

@@ -44,6 +44,20 @@ uint32_t Qp::Impl::inflight_packets() const {
   return d > 0 ? uint32_t(d) : 0;
 }
 
+Qp::Impl::~Impl() {
+  if (WindowPool* pool = env.tx_window_pool()) pool->outstanding -= window_claim;
+}
+
+void Qp::Impl::sync_window_claim() {
+  WindowPool* pool = env.tx_window_pool();
+  if (pool == nullptr) return;
+  // UC sends are never acknowledged: only RC holds packets in flight.
+  const uint32_t now = setup.type == IBV_QPT_RC ? requester.pool_claim() : 0;
+  if (now < window_claim) ++pool->releases;
+  pool->outstanding = pool->outstanding - window_claim + now;
+  window_claim = now;
+}
+
 void Qp::Impl::set_state(ibv_qp_state s) {
   state = s;
   attrs.attr.qp_state = s;
@@ -388,7 +402,11 @@ bool Qp::tombstone(Tombstone& out) const {
   return true;
 }
 
-int Qp::modify(const ibv_qp_attr& attr, int attr_mask) { return impl_->modify(attr, attr_mask); }
+int Qp::modify(const ibv_qp_attr& attr, int attr_mask) {
+  const int err = impl_->modify(attr, attr_mask);
+  impl_->sync_window_claim();
+  return err;
+}
 
 void Qp::query(ibv_qp_attr& attr, ibv_qp_init_attr& init_attr) const {
   attr = impl_->attrs.attr;
@@ -419,9 +437,13 @@ void Qp::on_doorbell() {
     default:
       break;  // RESET..RTR: WQEs wait in the ring until RTS
   }
+  q.sync_window_claim();  // a bad WQE at the head may have failed the QP
 }
 
-void Qp::on_packet(const wire::Packet& pkt, const RxMeta& meta) { impl_->on_packet(pkt, meta); }
+void Qp::on_packet(const wire::Packet& pkt, const RxMeta& meta) {
+  impl_->on_packet(pkt, meta);
+  impl_->sync_window_claim();
+}
 
 uint32_t Qp::poll(uint64_t now_ns, uint32_t budget) {
   Impl& q = *impl_;
@@ -434,8 +456,11 @@ uint32_t Qp::poll(uint64_t now_ns, uint32_t budget) {
   // Replies first: they free the peer's window and READ credits.
   if (q.state == IBV_QPS_RTR || q.state == IBV_QPS_RTS) sent += q.responder.transmit(budget);
   if (q.state == IBV_QPS_RTS && sent < budget) sent += q.requester.transmit(budget - sent, now_ns);
+  q.sync_window_claim();
   return sent;
 }
+
+bool Qp::waits_for_window_pool() const { return !impl_->is_ud() && impl_->requester.waits_for_pool(); }
 
 bool Qp::has_tx_work() const {
   const Impl& q = *impl_;

@@ -124,6 +124,9 @@ class Qp {
   uint32_t poll(uint64_t now_ns, uint32_t budget);
   // Whether poll() has packets to send right now.
   bool has_tx_work() const;
+  // RC: it has a packet to send that only the worker's window pool holds
+  // back (window_pool.h); the worker polls it again when the pool has room.
+  bool waits_for_window_pool() const;
   // When poll() must run next for a timer (monotonic ns); UINT64_MAX: never.
   uint64_t next_deadline() const;
   // Run-time control: replace this RC QP's congestion-control policy

@@ -22,6 +22,9 @@ namespace flexins::transport {
 
 struct Qp::Impl {
   Impl(Env& e, const QpSetup& s);
+  ~Impl();
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
 
   Env& env;
   QpSetup setup;
@@ -54,6 +57,11 @@ struct Qp::Impl {
   void on_packet(const wire::Packet& pkt, const RxMeta& meta);
   // RC: packets sent and not yet acknowledged (READ response PSNs count).
   uint32_t inflight_packets() const;
+  // What the worker's window pool counts for this QP (window_pool.h), and
+  // bringing it up to date: after every call into the QP, and 0 when the
+  // QP goes.
+  uint32_t window_claim = 0;
+  void sync_window_claim();
 
   // ---- completions
   bool signaled(const SendWr& w) const;

@@ -31,6 +31,14 @@ bool offered_opcode(ibv_qp_type type, uint8_t op) {
   }
 }
 
+// How many packets the QP needs outstanding to send the packet at psn and
+// the rest of its message (capped at its own window: a longer message
+// reserves a window at a time).
+uint32_t packets_needed(int32_t own, uint32_t msg_end, uint32_t una, uint32_t window) {
+  const int32_t to_end = psn_diff(msg_end, una);
+  return std::min(uint32_t(std::max(to_end, own + 1)), window);
+}
+
 }  // namespace
 
 void Requester::reset() {
@@ -39,6 +47,7 @@ void Requester::reset() {
   sent_any_ = false;
   rd_atomic_outstanding_ = 0;
   pkts_since_ack_req_ = 0;
+  reserved_ = false;
 }
 
 void Requester::start(uint32_t sq_psn) {
@@ -112,17 +121,72 @@ bool Requester::can_send() const {
     if ((w.send_flags & IBV_SEND_FENCE) && rd_atomic_outstanding_ > 0) return false;
   }
   if (qp_.is_uc()) return true;  // nothing is acknowledged: no window
-  return psn_diff(cur_psn_, qp_.completer.una()) < int32_t(window_packets());
+  return window_allows(cur_psn_, message_end());
+}
+
+uint32_t Requester::message_end() const {
+  const SendWr& w = qp_.sq.at(send_index_);
+  if (w.started) return psn_add(w.first_psn, w.npkts);
+  return psn_add(next_psn_, w.is_atomic() ? 1 : std::max(1u, (w.length + qp_.mtu() - 1) / qp_.mtu()));
+}
+
+uint32_t Requester::claim_end() const {
+  const uint32_t una = qp_.completer.una();
+  uint32_t end = sent_any_ && psn_diff(max_sent_psn_, una) >= 0 ? psn_add(max_sent_psn_, 1) : una;
+  if (reserved_ && psn_diff(reserved_end_, end) > 0) end = reserved_end_;
+  return end;
+}
+
+uint32_t Requester::pool_claim() const {
+  if (qp_.state != IBV_QPS_RTS) return 0;
+  return uint32_t(psn_diff(claim_end(), qp_.completer.una()));
+}
+
+bool Requester::window_allows(uint32_t psn, uint32_t msg_end) const {
+  const uint32_t una = qp_.completer.una();
+  const int32_t own = psn_diff(psn, una);
+  if (own < 0) return true;
+  if (own >= int32_t(window_packets())) return false;
+  const WindowPool* pool = qp_.env.tx_window_pool();
+  if (pool == nullptr || psn_diff(psn, claim_end()) < 0) return true;  // counted already
+  if (!pool->lend) return uint32_t(own) < pool->fair_share();  // a fixed share, in pieces
+  // The rest of the message goes whole or waits: a QP held back in the
+  // middle of one would wait with packets nobody was asked to acknowledge,
+  // and its retransmit timer would run out.
+  const uint32_t need = packets_needed(own, msg_end, una, window_packets());
+  return need <= pool->fair_share() || pool->may_reserve(need, qp_.window_claim);
+}
+
+bool Requester::take_window(uint32_t psn, uint32_t msg_end) {
+  if (!window_allows(psn, msg_end)) return false;
+  const WindowPool* pool = qp_.env.tx_window_pool();
+  if (pool == nullptr || psn_diff(psn, claim_end()) < 0) return true;
+  const uint32_t una = qp_.completer.una();
+  const uint32_t need = packets_needed(psn_diff(psn, una), msg_end, una, window_packets());
+  if (need > pool->fair_share()) {
+    reserved_ = true;
+    reserved_end_ = psn_add(una, need);
+  }
+  return true;
+}
+
+bool Requester::waits_for_pool() const {
+  if (qp_.state != IBV_QPS_RTS || qp_.is_uc() || send_index_ == qp_.sq.fetched) return false;
+  const int32_t own = psn_diff(cur_psn_, qp_.completer.una());
+  return own >= 0 && own < int32_t(window_packets()) && !window_allows(cur_psn_, message_end());
 }
 
 uint32_t Requester::window_packets() const {
-  const uint32_t w = std::min(qp_.env.tx_window_packets(), qp_.cc.window_packets(qp_.mtu()));
+  const uint32_t w = std::min(kMaxOutstandingPackets, qp_.cc.window_packets(qp_.mtu()));
   // Selective repeat: no more in flight than one SACK can describe.
   return qp_.sr.active() ? std::min(w, kSrMaxWindowPackets) : w;
 }
 
 uint32_t Requester::transmit(uint32_t budget, uint64_t now_ns) {
   if (!qp_.is_uc()) skip_acknowledged();
+  // A reservation the ACKs have passed is spent (and must not come back
+  // into view when the 24-bit PSNs wrap).
+  if (reserved_ && psn_diff(qp_.completer.una(), reserved_end_) >= 0) reserved_ = false;
   uint32_t sent = 0;
   while (sent < budget && can_send() && qp_.cc.next_send_ns(now_ns) <= now_ns) {
     if (!(qp_.sr.has_retransmit() && send_retransmit(now_ns))) {
@@ -164,6 +228,7 @@ void Requester::start_wqe(SendWr& w) {
 void Requester::send_one(SendWr& w, uint64_t now_ns) {
   if (!w.started) start_wqe(w);
   const uint32_t psn = cur_psn_;
+  if (!qp_.is_uc()) take_window(psn, psn_add(w.first_psn, w.npkts));  // can_send() said it may
   const bool retransmission = sent_any_ && psn_diff(psn, max_sent_psn_) <= 0;
   uint32_t last_used = psn;
   if (w.is_read()) {
@@ -303,7 +368,7 @@ void Requester::send_send_or_write(SendWr& w, uint32_t psn, uint64_t now_ns, boo
     // timer never runs out over a wait of our own making.
     // UC: nothing is acknowledged; the bit stays 0.
     p.bth.ack_req = !uc && (last || ++pkts_since_ack_req_ >= ack_req_interval(window_packets()) ||
-                            psn_diff(psn_add(psn, 1), qp_.completer.una()) >= int32_t(window_packets()) ||
+                            !take_window(psn_add(psn, 1), psn_add(w.first_psn, w.npkts)) ||
                             qp_.cc.pacer_holds_after(now_ns, len + uint32_t(kMaxTransportHeaders)));
     if (p.bth.ack_req) pkts_since_ack_req_ = 0;
   }

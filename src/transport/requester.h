@@ -34,9 +34,15 @@ class Requester {
   // A packet can go out (window, congestion window, RNR wait, READ/atomic
   // credits, fence), pacing aside: transmit() also waits for the pacer.
   bool can_send() const;
-  // Most PSNs outstanding now: the worker's share (Env::tx_window_packets)
-  // or the congestion window, whichever is smaller.
+  // Most PSNs this QP may have outstanding now: kMaxOutstandingPackets or
+  // the congestion window, whichever is smaller. The worker's pool
+  // (window_pool.h) may hold it to less.
   uint32_t window_packets() const;
+  // It has a packet to send that only the worker's pool holds back.
+  bool waits_for_pool() const;
+  // RC: the packets the worker's pool counts for this QP: those in flight,
+  // and the rest of a message it reserved (window_pool.h).
+  uint32_t pool_claim() const;
   // Send up to `budget` packets; returns how many were sent.
   uint32_t transmit(uint32_t budget, uint64_t now_ns);
   // Go-back-N: the next packet sent is the one with this PSN (IBA 9.7.4.1.3).
@@ -69,6 +75,16 @@ class Requester {
   void send_send_or_write(SendWr& w, uint32_t psn, uint64_t now_ns, bool from_queue, bool ask);
   void send_read_request(SendWr& w, uint32_t psn);
   void send_atomic(SendWr& w, uint32_t psn);
+  // The window lets the packet at `psn`, of the message that ends before
+  // `msg_end`, go: the QP's own window, then the worker's pool, which lets
+  // a QP past its fair share go on only with the rest of its message
+  // reserved. take_window() makes that reservation.
+  bool window_allows(uint32_t psn, uint32_t msg_end) const;
+  bool take_window(uint32_t psn, uint32_t msg_end);
+  // The PSN after the last one the pool counts for this QP.
+  uint32_t claim_end() const;
+  // The PSN after the message the packet at cur_psn_ belongs to.
+  uint32_t message_end() const;
   // The started, unfinished WQE whose PSNs hold psn; nullptr if none.
   SendWr* started_wqe(uint32_t psn);
   bool gather(const SendWr& w, uint64_t offset, uint32_t len);
@@ -86,6 +102,9 @@ class Requester {
   uint32_t pkts_since_ack_req_ = 0;
   bool last_ack_req_ = false;  // the packet just sent carried AckReq
   uint32_t wqe_hint_ = 0;      // SQ index where started_wqe() looks first
+  // A message past the fair share reserved in the pool, up to this PSN.
+  bool reserved_ = false;
+  uint32_t reserved_end_ = 0;
 };
 
 }  // namespace flexins::transport

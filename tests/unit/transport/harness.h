@@ -81,8 +81,10 @@ class TestEnv : public Env {
   void wake_qp(uint32_t) override { ++wakes; }
   Counters& counters() override { return counters_; }
   LossRecoveryMode loss_recovery_mode(uint32_t) override { return lr; }
+  WindowPool* tx_window_pool() override { return pool; }
 
   LossRecoveryMode lr = LossRecoveryMode::kGoBackN;  // for the QP created next
+  WindowPool* pool = nullptr;  // a test's window pool; none by default
   std::vector<ibv_event_type> events;
   uint64_t wakes = 0;
   std::map<uint32_t, MemoryRegion> by_lkey;  // the region table (by L_Key)
