@@ -160,7 +160,7 @@ bool Requester::window_allows(uint32_t psn, uint32_t msg_end) const {
 bool Requester::take_window(uint32_t psn, uint32_t msg_end) {
   if (!window_allows(psn, msg_end)) return false;
   const WindowPool* pool = qp_.env.tx_window_pool();
-  if (pool == nullptr || psn_diff(psn, claim_end()) < 0) return true;
+  if (pool == nullptr || !pool->lend || psn_diff(psn, claim_end()) < 0) return true;
   const uint32_t una = qp_.completer.una();
   const uint32_t need = packets_needed(psn_diff(psn, una), msg_end, una, window_packets());
   if (need > pool->fair_share()) {

@@ -119,6 +119,24 @@ TEST(Window, AMessageWithinTheFairShareNeedsNoRoom) {
   EXPECT_FALSE(t.f.a().qp->waits_for_window_pool());
 }
 
+TEST(Window, AFixedShareSendsAMessageInPiecesAndAsksForAnAckAtEachPause) {
+  PoolFixture t;
+  t.pool.lend = false;  // the emulated fabric's hosts
+  t.post();
+  EXPECT_EQ(t.f.pump(0), 4u) << "the fair share";
+  EXPECT_EQ(t.ack_requests_on_wire(), 1u) << "the share's last packet asks";
+  uint32_t rounds = 1;
+  while (t.f.a().send_cqes().empty() && rounds < 10) {
+    t.f.deliver_all();
+    t.f.pump(1);
+    t.f.deliver_all();
+    t.f.pump(0);
+    ++rounds;
+  }
+  EXPECT_EQ(rounds, 5u) << "four pieces of 4 packets, then the completion";
+  EXPECT_EQ(t.f.a().counters().retransmit_timeouts.get(), 0u);
+}
+
 TEST(Window, ResendsOfClaimedPacketsAreNeverHeldBack) {
   PoolFixture t;
   t.post();
