@@ -209,6 +209,7 @@ void Qp::Impl::flush_send_queue() {
     w.send_flags = wqe.send_flags;
     w.length = 0;
     w.started = false;
+    w.bad_status = IBV_WC_SUCCESS;
     ++sq.fetched;
   }
   while (sq.head != sq.fetched) {
@@ -216,7 +217,9 @@ void Qp::Impl::flush_send_queue() {
     if (w.started && w.needs_response()) requester.on_rd_atomic_done();
     pipe::Cqe c{};
     c.wr_id = w.wr_id;
-    c.status = IBV_WC_WR_FLUSH_ERR;
+    // A WQE that failed under way (Requester::send_send_or_write) reports
+    // its own error; every other one is flushed.
+    c.status = w.started && w.bad_status != IBV_WC_SUCCESS ? w.bad_status : IBV_WC_WR_FLUSH_ERR;
     c.opcode = wc_opcode(w.opcode);
     c.qp_num = setup.qpn;
     ++sq.head;

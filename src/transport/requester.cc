@@ -310,12 +310,13 @@ bool Requester::send_retransmit(uint64_t now_ns) {
   return false;
 }
 
-bool Requester::gather(const SendWr& w, uint64_t offset, uint32_t len) {
-  if (w.is_inline) return qp_.add_payload(w.inline_data.data() + offset, len);
+ibv_wc_status Requester::gather(const SendWr& w, uint64_t offset, uint32_t len) {
+  if (w.is_inline)
+    return qp_.add_payload(w.inline_data.data() + offset, len) ? IBV_WC_SUCCESS : IBV_WC_LOC_QP_OP_ERR;
   bool ok = true;
   ibv_wc_status st = walk_sges(qp_.env, qp_.setup.pd, w.sge, w.num_sge, 0, offset, len,
                                [&](uint8_t* p, uint32_t n) { ok = ok && qp_.add_payload(p, n); });
-  if (ok && st == IBV_WC_SUCCESS) return true;
+  if (ok && st == IBV_WC_SUCCESS) return IBV_WC_SUCCESS;
   // Rare and fatal to the QP: say exactly what could not be gathered. (A
   // go-back-N walk over a completed WQE's freed slot once ended here; see
   // skip_acknowledged.)
@@ -326,7 +327,7 @@ bool Requester::gather(const SendWr& w, uint64_t offset, uint32_t len) {
                static_cast<unsigned long long>(offset + len), static_cast<unsigned long long>(w.length),
                ok ? "ibv_wc_status" : "more pieces than a packet takes; status", int(st), w.num_sge,
                w.first_psn, w.npkts, cur_psn_);
-  return false;
+  return ok ? st : IBV_WC_LOC_QP_OP_ERR;  // more pieces than a packet takes: validate() should have refused it
 }
 
 void Requester::send_send_or_write(SendWr& w, uint32_t psn, uint64_t now_ns, bool from_queue, bool ask) {
@@ -375,9 +376,14 @@ void Requester::send_send_or_write(SendWr& w, uint32_t psn, uint64_t now_ns, boo
   last_ack_req_ = p.bth.ack_req;
 
   qp_.begin_packet();
-  if (!gather(w, offset, len)) {
+  if (const ibv_wc_status st = gather(w, offset, len); st != IBV_WC_SUCCESS) {
+    // A local error in a WQE already under way (its region was deregistered
+    // meanwhile): it completes with that error, the WQEs not yet complete
+    // are flushed around it, in order (IBA 10.8.3), and as the error is
+    // reported through a completion, no async event (IBA 11.6.2).
     qp_.counters().tx_errors.add();
-    qp_.enter_error(true, IBV_EVENT_QP_FATAL);
+    w.bad_status = st;
+    qp_.enter_error(false, IBV_EVENT_QP_FATAL);
     return;
   }
   qp_.send_packet(p, len);

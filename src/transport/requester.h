@@ -87,7 +87,9 @@ class Requester {
   uint32_t message_end() const;
   // The started, unfinished WQE whose PSNs hold psn; nullptr if none.
   SendWr* started_wqe(uint32_t psn);
-  bool gather(const SendWr& w, uint64_t offset, uint32_t len);
+  // Put w's bytes [offset, offset + len) into the packet being built; a
+  // local error status if they cannot be.
+  ibv_wc_status gather(const SendWr& w, uint64_t offset, uint32_t len);
   // UC: put what was sent on the wire, then complete every WQE whose last
   // packet went with it.
   void complete_sent_uc();

@@ -144,6 +144,30 @@ TEST(LocalErrors, BadLkeyIsALocalProtectionErrorAfterTheGoodWqesBeforeIt) {
   EXPECT_EQ(f.b().recv_cqes().size(), 1u);
 }
 
+TEST(LocalErrors, ARegionDeregisteredUnderAWriteUnderWayFailsItWithLocProtErr) {
+  Fabric f;  // MTU 1024
+  f.connect();
+  Buffer src = f.a().reg(4096), other = f.a().reg(64), dst = f.b().reg(4096);
+  pipe::SendWqe w = make_wqe(1, IBV_WR_RDMA_WRITE);
+  w.remote_addr = dst.addr;
+  w.rkey = dst.rkey;
+  f.a().post_send(w, {src.sge(0, 4096)});
+  w.wr_id = 2;
+  f.a().post_send(w, {other.sge(0, 64)});
+  ASSERT_EQ(f.pump(0, 2), 2u);  // half of it on the wire
+  f.a().dereg(src);             // the application's bug
+  f.run();
+  auto sc = f.a().send_cqes();
+  ASSERT_EQ(sc.size(), 2u);
+  EXPECT_EQ(sc[0].wr_id, 1u);
+  EXPECT_EQ(sc[0].status, IBV_WC_LOC_PROT_ERR) << "its own error, not a flush";
+  EXPECT_EQ(sc[1].wr_id, 2u);
+  EXPECT_EQ(sc[1].status, IBV_WC_WR_FLUSH_ERR);
+  EXPECT_EQ(f.a().qp->state(), IBV_QPS_ERR);
+  EXPECT_TRUE(f.a().env->events.empty()) << "reported through a completion: no async event (IBA 11.6.2)";
+  EXPECT_EQ(f.a().counters().tx_errors.get(), 1u);
+}
+
 TEST(LocalErrors, LocalChecks) {
   struct Case {
     const char* name;
