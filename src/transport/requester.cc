@@ -161,12 +161,12 @@ bool Requester::take_window(uint32_t psn, uint32_t msg_end) {
   if (!window_allows(psn, msg_end)) return false;
   const WindowPool* pool = qp_.env.tx_window_pool();
   if (pool == nullptr || !pool->lend || psn_diff(psn, claim_end()) < 0) return true;
+  // Every message reserves the rest of itself, within the fair share too:
+  // should the share shrink under it (QPs created meanwhile), it still
+  // finishes, and never waits halfway with nobody asked to acknowledge.
   const uint32_t una = qp_.completer.una();
-  const uint32_t need = packets_needed(psn_diff(psn, una), msg_end, una, window_packets());
-  if (need > pool->fair_share()) {
-    reserved_ = true;
-    reserved_end_ = psn_add(una, need);
-  }
+  reserved_ = true;
+  reserved_end_ = psn_add(una, packets_needed(psn_diff(psn, una), msg_end, una, window_packets()));
   return true;
 }
 

@@ -1,9 +1,10 @@
 // The packets all RC QPs of one worker may have outstanding together
 // (constants.h, kWorkerOutstandingPackets). A QP may always have its fair
-// share in flight (capacity / QPs). A message that does not fit in it goes
-// whole or not at all: the QP reserves the rest of the message in the
-// pool, or waits in line (the worker's pool_waiters_) until ACKs free
-// enough. With a fixed share, 1024 QPs streaming 64 KiB writes each had 4
+// share in flight (capacity / QPs). A message goes whole or not at all: as
+// it starts, the QP reserves the rest of it in the pool, which a message
+// that fits in the fair share may always do and a longer one only if the
+// pool has room; otherwise it waits in line (the worker's pool_waiters_)
+// until ACKs free enough. With a fixed share, 1024 QPs streaming 64 KiB writes each had 4
 // packets in flight: a message took four windows and the requester asked
 // for an ACK every 2 packets. Now each message leaves in one go and asks
 // once, and the pool still bounds what all QPs have in flight (to its

@@ -84,6 +84,20 @@ TEST(Window, AReservedMessageFinishesThoughOthersFillThePool) {
   EXPECT_EQ(t.ack_requests_on_wire(), 1u);
 }
 
+TEST(Window, AMessageStartedWithinTheShareFinishesWhenTheShareShrinks) {
+  PoolFixture t;
+  pipe::SendWqe w = make_wqe(1, IBV_WR_RDMA_WRITE);
+  w.remote_addr = t.dst.addr;
+  w.rkey = t.dst.rkey;
+  t.f.a().post_send(w, {t.src.sge(0, 4 * 1024)});  // 4 packets: the fair share
+  EXPECT_EQ(t.f.pump(0, 2), 2u);
+  EXPECT_EQ(t.pool.outstanding, 4u) << "2 in flight and 2 reserved";
+  t.pool.qps = 16;           // QPs created meanwhile: the share is 2 now
+  t.pool.outstanding += 28;  // and they fill the pool
+  EXPECT_EQ(t.f.pump(0), 2u) << "the rest of the message was reserved";
+  EXPECT_EQ(t.ack_requests_on_wire(), 1u);
+}
+
 TEST(Window, WithoutRoomForTheWholeMessageNothingLeavesUntilThereIs) {
   PoolFixture t;
   t.pool.outstanding = 20;  // the other QPs' claims: 12 left, the message needs 16
