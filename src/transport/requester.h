@@ -76,9 +76,10 @@ class Requester {
   void send_read_request(SendWr& w, uint32_t psn);
   void send_atomic(SendWr& w, uint32_t psn);
   // The window lets the packet at `psn`, of the message that ends before
-  // `msg_end`, go: the QP's own window, then the worker's pool, which lets
-  // a QP past its fair share go on only with the rest of its message
-  // reserved. take_window() makes that reservation.
+  // `msg_end`, go: the QP's own window, then the worker's pool, in which
+  // each message reserves the rest of itself as it starts (within the fair
+  // share always, beyond it if there is room). take_window() also makes
+  // that reservation.
   bool window_allows(uint32_t psn, uint32_t msg_end) const;
   bool take_window(uint32_t psn, uint32_t msg_end);
   // The PSN after the last one the pool counts for this QP.
@@ -104,7 +105,7 @@ class Requester {
   uint32_t pkts_since_ack_req_ = 0;
   bool last_ack_req_ = false;  // the packet just sent carried AckReq
   uint32_t wqe_hint_ = 0;      // SQ index where started_wqe() looks first
-  // A message past the fair share reserved in the pool, up to this PSN.
+  // The message under way holds the pool up to this PSN (take_window).
   bool reserved_ = false;
   uint32_t reserved_end_ = 0;
 };

@@ -4,11 +4,11 @@
 // it starts, the QP reserves the rest of it in the pool, which a message
 // that fits in the fair share may always do and a longer one only if the
 // pool has room; otherwise it waits in line (the worker's pool_waiters_)
-// until ACKs free enough. With a fixed share, 1024 QPs streaming 64 KiB writes each had 4
-// packets in flight: a message took four windows and the requester asked
-// for an ACK every 2 packets. Now each message leaves in one go and asks
-// once, and the pool still bounds what all QPs have in flight (to its
-// capacity plus the fair shares).
+// until ACKs free enough. With a fixed share, 1024 QPs streaming 64 KiB
+// writes each had 4 packets in flight: a message took four windows and the
+// requester asked for an ACK every 2 packets. Now each message leaves in
+// one go and asks once, and the pool still bounds what all QPs have in
+// flight (to its capacity plus the fair shares).
 //
 // Each QP's claim is its packets in flight plus the rest of a reserved
 // message (Requester::pool_claim); the QP brings it up to date after every
