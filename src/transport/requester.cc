@@ -127,12 +127,11 @@ bool Requester::can_send() const {
 uint32_t Requester::message_end() const {
   const SendWr& w = qp_.sq.at(send_index_);
   if (w.started) return psn_add(w.first_psn, w.npkts);
-  return psn_add(next_psn_, w.is_atomic() ? 1 : std::max(1u, (w.length + qp_.mtu() - 1) / qp_.mtu()));
+  return psn_add(next_psn_, w.packets_at(qp_.mtu()));
 }
 
 uint32_t Requester::claim_end() const {
-  const uint32_t una = qp_.completer.una();
-  uint32_t end = sent_any_ && psn_diff(max_sent_psn_, una) >= 0 ? psn_add(max_sent_psn_, 1) : una;
+  uint32_t end = psn_add(qp_.completer.una(), qp_.inflight_packets());
   if (reserved_ && psn_diff(reserved_end_, end) > 0) end = reserved_end_;
   return end;
 }
@@ -211,10 +210,9 @@ void Requester::complete_sent_uc() {
 }
 
 void Requester::start_wqe(SendWr& w) {
-  const uint32_t mtu = qp_.mtu();
   w.started = true;
   w.first_psn = next_psn_;
-  w.npkts = w.is_atomic() ? 1 : (w.length == 0 ? 1 : (w.length + mtu - 1) / mtu);
+  w.npkts = w.packets_at(qp_.mtu());
   w.resp_pkts = 0;
   // Selective repeat marks the packets of a multi-packet RDMA WRITE; the
   // mode is latched here, so a change at run time never splits a WQE.

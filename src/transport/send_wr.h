@@ -55,6 +55,8 @@ struct SendWr {
   }
   // Expects a response carrying data (READ response / atomic ACK).
   bool needs_response() const { return is_read() || is_atomic(); }
+  // The PSNs it will use at path MTU `mtu` (npkts once it starts).
+  uint32_t packets_at(uint32_t mtu) const { return is_atomic() || length == 0 ? 1 : (length + mtu - 1) / mtu; }
   uint32_t last_psn() const { return wire::psn_add(first_psn, npkts - 1); }
   bool contains_psn(uint32_t psn) const {
     int32_t d = wire::psn_diff(psn, first_psn);
