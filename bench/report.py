@@ -44,6 +44,7 @@ def _figures(name, raw):
         "iperf3": lambda: parsers.iperf3(client),
         "sockperf_udp_tp": lambda: parsers.sockperf_throughput(client, _read(raw / f"{name}.server.log")),
         "sockperf_tcp_pp": lambda: parsers.sockperf_pingpong(client),
+        "sockperf_udp_pp_busy": lambda: parsers.sockperf_pingpong(client),
         "memcpy": lambda: parsers.memcpy_bw(client),
     }[kind[1]]
     return parse()

@@ -119,6 +119,16 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(row.target, "≤ 1×")
         self.assertEqual(row.met, "yes" if row.ratio <= 1.0 else "NO")
 
+    def test_latency_beside_one_hop_with_both_cpus_busy(self):
+        # The UDP ping-pong between FIFO processes while busy loops hold both
+        # CPUs: the same percentiles as sockperf's idle ping-pong, a row of its own.
+        busy = parsers.sockperf_pingpong(sample("peer.sockperf_udp_pp_busy.14.client.log"))
+        self.assertEqual(self.points["peer.sockperf_udp_pp_busy.14"]["figures"]["median_us"], busy["median_us"])
+        row = self.rows["ib_write_lat 2 B median vs sockperf UDP ping-pong 14 B, FIFO, both CPUs busy (one hop)"]
+        fx = self.points["fx.ib_write_lat.2"]["figures"]["median_us"]
+        self.assertAlmostEqual(row.ratio, fx / busy["median_us"])
+        self.assertEqual(row.target, "")
+
     def test_cpu_per_gb_uses_engine_counters(self):
         p = self.points["fx.ib_write_bw.65536"]
         a = json.loads(sample("fx.ib_write_bw.65536.stat.a.json"))
