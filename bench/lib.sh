@@ -255,12 +255,20 @@ fx_point_once() {
     return 0
   fi
   local a0 b0 a1 b1 server client s_status c_status status=ok
+  # Where the applications run (bench/run --apps): host A's (the client)
+  # and host B's (the server).
+  local on_a=() on_b=()
+  if [[ -n $CPU_A && $APPS == crossed ]]; then
+    on_a=(taskset -c "$CPU_B") on_b=(taskset -c "$CPU_A")
+  elif [[ -n $CPU_A && $APPS == beside ]]; then
+    on_a=(taskset -c "$CPU_A") on_b=(taskset -c "$CPU_B")
+  fi
   a0=$(proc_ticks "$ENGINE_A") b0=$(proc_ticks "$ENGINE_B")
   start_samplers "$name"
-  start_bounded "$name.server" "$POINT_TIMEOUT_S" "$FLEXINS" run --ip "$ADDR_B" -- stdbuf -oL "$tool" "${common[@]}"
+  start_bounded "$name.server" "$POINT_TIMEOUT_S" "${on_b[@]}" "$FLEXINS" run --ip "$ADDR_B" -- stdbuf -oL "$tool" "${common[@]}"
   server=$LAST_PID
   if wait_listen tcp "$PORT" "$server"; then
-    start_bounded "$name.client" "$POINT_TIMEOUT_S" "$FLEXINS" run --ip "$ADDR_A" -- stdbuf -oL "$tool" "${common[@]}" "$ADDR_B"
+    start_bounded "$name.client" "$POINT_TIMEOUT_S" "${on_a[@]}" "$FLEXINS" run --ip "$ADDR_A" -- stdbuf -oL "$tool" "${common[@]}" "$ADDR_B"
     client=$LAST_PID
     wait_for "$client"
     c_status=$WAITED

@@ -22,6 +22,7 @@ class Row:
     met: str = ""
     engine_cpu: str = ""
     app_cpu: str = ""
+    peer_cpu: str = ""
     engine_rss: str = ""
 
     def as_dict(self):
@@ -80,6 +81,15 @@ class Builder:
             row.engine_rss = f"{p['engine_hwm_mib']:.0f} MiB"
         row.app_cpu = f"{num(p['app_cpu_s'] / p['units'])} s/{unit}"
 
+    def peer_cost(self, row, name):
+        """The CPU the peer spent per unit of work: its processes' user and
+        system time (on loopback the kernel's protocol work runs mostly in
+        them), plus its engines' when the peer is a FlexiNS point."""
+        p = self.points.get(name)
+        if p is None or p["status"] != "ok" or not p.get("units"):
+            return
+        row.peer_cpu = f"{num((p['app_cpu_s'] + p.get('engine_cpu_s', 0)) / p['units'])} s/{p['unit']}"
+
     def compare(self, figure, fx, peer, metric, fmt, higher_better=True, target=None, peer_metric=None):
         """A row FlexiNS vs peer; none when neither point ran (--quick, --only)."""
         row = Row(figure)
@@ -96,6 +106,7 @@ class Builder:
             else:
                 row.met = "?"
         self.cost(row, fx)
+        self.peer_cost(row, peer)
         self.rows.append(row)
         return row
 
@@ -230,16 +241,27 @@ def ablation_rows(b, run):
             if row.ratio and metric == "median_us":
                 row.ratio = 1 / row.ratio
             b.cost(row, abl)  # the naive variant's cost, beside the full design's figure
+            row.peer_cpu = ""
 
 
-COLUMNS = ("figure", "FlexiNS", "peer", "ratio", "target", "met?", "engine CPU", "app CPU", "engine RSS")
+# bench/run --apps: where the perftest applications ran.
+APPS = {
+    "crossed": "each perftest application on the other host's CPU (host A's client on B,\n"
+               "host B's server on A), never beside its own engine.",
+    "beside": "each perftest application on its own host's CPU, beside its engine.",
+    "free": "the perftest applications run wherever the scheduler puts them.",
+}
+
+COLUMNS = ("figure", "FlexiNS", "peer", "ratio", "target", "met?", "engine CPU", "app CPU", "peer CPU",
+           "engine RSS")
 
 
 def render(rows, footnotes, run):
     cells = [COLUMNS]
     for r in rows:
         ratio = "" if r.ratio is None else f"{r.ratio:.2f}×"
-        cells.append((r.figure, r.flexins, r.peer, ratio, r.target, r.met, r.engine_cpu, r.app_cpu, r.engine_rss))
+        cells.append((r.figure, r.flexins, r.peer, ratio, r.target, r.met, r.engine_cpu, r.app_cpu, r.peer_cpu,
+                      r.engine_rss))
     widths = [max(len(c[i]) for c in cells) for i in range(len(COLUMNS))]
     lines = [" | ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
     lines.insert(1, "-+-".join("-" * w for w in widths))
@@ -250,9 +272,11 @@ def render(rows, footnotes, run):
     foot = [f"[{i}] {n}" for i, n in enumerate(footnotes, 1)]
     legend = ("ratio = FlexiNS / peer; latency is half the round trip, lower is better. Ablation rows:\n"
               "gain of the full design; their peer and CPU columns are the naive variant's. CPU: seconds per\n"
-              "GB the engines sent, per million messages (Mmsg, 64 B) or round trips (Mrtt), set-up included.\n"
+              "GB the engines sent, per million messages (Mmsg, 64 B) or round trips (Mrtt), set-up included;\n"
+              "peer CPU: user and system time of the peer's processes per unit (on loopback the kernel's\n"
+              "protocol work runs mostly in them), or of a FlexiNS peer's engines and applications.\n"
               "Engine RSS: peak VmHWM of one engine (counts the applications' registered memory it maps).")
     if run.get("pin", "none") != "none":
         legend += ("\nPinned to CPUs A,B: engine A's worker and each peer's client on A, engine B's worker and\n"
-                   "each peer's server on B; the perftest applications run wherever the scheduler puts them.")
+                   "each peer's server on B; " + APPS.get(run.get("apps", "free"), APPS["free"]))
     return "\n".join([head, ""] + lines + [""] + foot + [legend])

@@ -129,6 +129,17 @@ class ReportTest(unittest.TestCase):
         self.assertAlmostEqual(row.ratio, fx / busy["median_us"])
         self.assertEqual(row.target, "")
 
+    def test_legend_says_where_the_applications_ran(self):
+        for apps, says in (("crossed", "on the other host's CPU"), ("beside", "beside its engine"),
+                           (None, "wherever the scheduler puts them")):  # runs before --apps
+            run = {"pin": "0,1"} | ({"apps": apps} if apps else {})
+            self.assertIn(says, table.render([], [], run).replace("\n", " "))
+
+    def test_peer_cpu_is_the_peer_point_s_cpu_per_unit(self):
+        p = self.points["peer.iperf3.65536"]
+        row = self.rows["ib_write_bw 64 KiB, 1 QP vs iperf3 TCP -l 64 KiB"]
+        self.assertEqual(row.peer_cpu, f"{table.num(p['app_cpu_s'] / p['units'])} s/GB")
+
     def test_cpu_per_gb_uses_engine_counters(self):
         p = self.points["fx.ib_write_bw.65536"]
         a = json.loads(sample("fx.ib_write_bw.65536.stat.a.json"))
