@@ -4,8 +4,9 @@ DIR/results.json and DIR/bandwidth.png.
 
     report.py DIR
 
-Point names (fx.TOOL.SIZE[.qN], peer.KIND.SIZE, abl.X.TOOL.SIZE) are the
-ones bench/run gives its points; see bench/lib.sh for the files per point.
+Point names (fx.TOOL.SIZE[.qN], peer.KIND.SIZE, abl.X.TOOL.SIZE and the full
+design's run beside it, ablfull.X.TOOL.SIZE) are the ones bench/run gives its
+points; see bench/lib.sh for the files per point.
 """
 import json
 import re
@@ -37,7 +38,7 @@ def _figures(name, raw):
     """The parsed figures of point NAME (ValueError if unparsable)."""
     client = _read(raw / f"{name}.client.log")
     kind = name.split("~")[0].split(".")  # NAME~k: run k of bench/run --repeat
-    if kind[0] in ("fx", "abl"):
+    if kind[0] in ("fx", "abl", "ablfull"):
         tool = kind[1] if kind[0] == "fx" else kind[2]
         return parsers.perftest_lat(client) if tool.endswith("_lat") else parsers.perftest_bw(client)
     parse = {
@@ -127,7 +128,7 @@ def load_points(raw):
                 p.update(_cost(name, p["figures"], meta, raw))
             except (ValueError, KeyError, json.JSONDecodeError) as e:
                 p["status"], p["reason"] = "failed", f"output not understood: {e}"
-        elif name.startswith(("fx.", "abl.")):
+        elif name.startswith(("fx.", "abl.", "ablfull.")):
             p["reason"] = _wc_status_names(p["reason"]) + _engine_trouble(raw, name)
             p.update(_memory(raw, name))  # memory is still measured when the run fails
         points[name] = p

@@ -195,7 +195,7 @@ def memory_row(b, many, one):
 def copy_row(b):
     """tx_payload_bytes_copied over every full-design FlexiNS point."""
     row = Row("payload bytes the engine copied on transmit (all FlexiNS points)")
-    ran = [p for n, p in b.points.items() if n.startswith("fx.")]
+    ran = [p for n, p in b.points.items() if n.startswith(("fx.", "ablfull."))]
     if not ran:
         return
     ok = [p for p in ran if p["status"] == "ok"]
@@ -219,7 +219,9 @@ ABLATIONS = {
 def ablation_rows(b, run):
     """Gain of the full design over each naive counterpart: full/ablated for
     bandwidth, ablated/full for latency (so > 1 means the technique helps).
-    The peer column holds the ablated figure."""
+    The full design's figure is its run right before the naive one
+    (ablfull.X.CASE; runs before it had none: the FlexiNS point). The peer
+    column holds the ablated figure."""
     if "ablate_supported" not in run:
         return  # not asked for (--only)
     if run.get("ablate_supported") == "0":
@@ -237,7 +239,8 @@ def ablation_rows(b, run):
                 continue
             tool, size, *qps = case.split(".")
             at = f"{tool} {SIZES[int(size)]}" + "".join(f" {q[1:]} QPs" for q in qps)
-            row = b.compare(f"ablation {x} ({what}): {at}, full vs naive", f"fx.{case}", abl, metric, fmt)
+            full = f"ablfull.{x}.{case}" if f"ablfull.{x}.{case}" in b.points else f"fx.{case}"
+            row = b.compare(f"ablation {x} ({what}): {at}, full vs naive", full, abl, metric, fmt)
             if row.ratio and metric == "median_us":
                 row.ratio = 1 / row.ratio
             b.cost(row, abl)  # the naive variant's cost, beside the full design's figure
@@ -271,7 +274,8 @@ def render(rows, footnotes, run):
             f"{'  pinned to CPUs ' + run['pin'] if run.get('pin', 'none') != 'none' else ''}")
     foot = [f"[{i}] {n}" for i, n in enumerate(footnotes, 1)]
     legend = ("ratio = FlexiNS / peer; latency is half the round trip, lower is better. Ablation rows:\n"
-              "gain of the full design; their peer and CPU columns are the naive variant's. CPU: seconds per\n"
+              "gain of the full design (its run just before the naive one); their peer and CPU columns are\n"
+              "the naive variant's. CPU: seconds per\n"
               "GB the engines sent, per million messages (Mmsg, 64 B) or round trips (Mrtt), set-up included;\n"
               "peer CPU: user and system time of the peer's processes per unit (on loopback the kernel's\n"
               "protocol work runs mostly in them), or of a FlexiNS peer's engines and applications.\n"

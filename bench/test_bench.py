@@ -185,6 +185,24 @@ class AblationTableTest(unittest.TestCase):
         self.assertAlmostEqual(
             rows["ablation rx-per-qp (RX per-QP buffer rings): ib_write_bw 64 KiB 256 QPs, full vs naive"].ratio, 3.0)
 
+    def test_gain_is_against_the_full_design_run_beside_the_naive_one(self):
+        def bw(gbps):
+            return {"status": "ok", "reason": "", "figures": {"gbytes_per_s": gbps}, "tx_payload_bytes_copied": 0}
+        points = {"fx.ib_write_bw.65536": bw(2.0), "ablfull.tx-copy.ib_write_bw.65536": bw(3.0),
+                  "abl.tx-copy.ib_write_bw.65536": bw(1.5)}
+        rows, _ = table.rows_for(points, {"ablate_supported": "1"})
+        rows = {r.figure: r for r in rows}
+        self.assertAlmostEqual(rows["ablation tx-copy (TX copies payload): ib_write_bw 64 KiB, full vs naive"].ratio,
+                               3.0 / 1.5)
+
+    def test_full_design_runs_beside_ablations_count_for_zero_copy(self):
+        def ok(copied):
+            return {"status": "ok", "reason": "", "figures": {"mpps": 1.0}, "tx_payload_bytes_copied": copied}
+        points = {"fx.ib_write_bw.64": ok(0), "ablfull.tx-copy.ib_write_bw.64": ok(64)}
+        rows, _ = table.rows_for(points, {})
+        row = {r.figure: r for r in rows}["payload bytes the engine copied on transmit (all FlexiNS points)"]
+        self.assertEqual((row.flexins, row.met), ("64 B", "NO"))
+
 
 class RepeatTest(unittest.TestCase):
     def test_median_run_is_reported_and_failures_counted(self):
