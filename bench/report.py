@@ -141,7 +141,9 @@ def _median_runs(runs):
     the others kept under "runs"; failed runs are counted, not hidden."""
     groups = {}
     for name, p in runs.items():
-        groups.setdefault(name.split("~")[0], []).append(p)
+        base, _, k = name.partition("~")
+        p["pass"] = int(k) if k else 1
+        groups.setdefault(base, []).append(p)
     points = {}
     for name, group in groups.items():
         if len(group) == 1:
@@ -157,7 +159,7 @@ def _median_runs(runs):
         failed = [p for p in group if p["status"] != "ok"]
         point["repeats"] = {"runs": len(group), "failed": len(failed),
                             "failed_reasons": [p["reason"] for p in failed]}
-        point["runs"] = group
+        point["runs"] = sorted(group, key=lambda p: p["pass"])
         points[name] = point
     return points
 

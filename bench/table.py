@@ -2,6 +2,7 @@
 peer figure, their ratio, the issue's target for that ratio, and what the
 FlexiNS figure cost (engine and application CPU per unit of work, engine
 memory)."""
+import statistics
 from dataclasses import dataclass
 
 # Engine memory at 1024 QPs: the receive pool is fixed and per-QP state is
@@ -241,10 +242,26 @@ def ablation_rows(b, run):
             at = f"{tool} {SIZES[int(size)]}" + "".join(f" {q[1:]} QPs" for q in qps)
             full = f"ablfull.{x}.{case}" if f"ablfull.{x}.{case}" in b.points else f"fx.{case}"
             row = b.compare(f"ablation {x} ({what}): {at}, full vs naive", full, abl, metric, fmt)
+            paired = paired_ratio(b.points, full, abl, metric)
+            if paired is not None:
+                row.ratio = paired
             if row.ratio and metric == "median_us":
                 row.ratio = 1 / row.ratio
             b.cost(row, abl)  # the naive variant's cost, beside the full design's figure
             row.peer_cpu = ""
+
+
+def paired_ratio(points, full, naive, metric):
+    """With bench/run --repeat, the median over passes of full/naive, each
+    pass's naive run against the full design's run just before it: the
+    machine's drift between passes then cancels out. None with fewer than
+    two passes where both ran."""
+    def by_pass(name):
+        runs = points.get(name, {}).get("runs", [])
+        return {r["pass"]: r["figures"][metric] for r in runs if r.get("status") == "ok" and "pass" in r}
+    f, n = by_pass(full), by_pass(naive)
+    ratios = [f[k] / n[k] for k in f.keys() & n.keys() if n[k]]
+    return statistics.median(ratios) if len(ratios) >= 2 else None
 
 
 # bench/run --apps: where the perftest applications ran.
@@ -274,9 +291,9 @@ def render(rows, footnotes, run):
             f"{'  pinned to CPUs ' + run['pin'] if run.get('pin', 'none') != 'none' else ''}")
     foot = [f"[{i}] {n}" for i, n in enumerate(footnotes, 1)]
     legend = ("ratio = FlexiNS / peer; latency is half the round trip, lower is better. Ablation rows:\n"
-              "gain of the full design (its run just before the naive one); their peer and CPU columns are\n"
-              "the naive variant's. CPU: seconds per\n"
-              "GB the engines sent, per million messages (Mmsg, 64 B) or round trips (Mrtt), set-up included;\n"
+              "gain of the full design (its run just before the naive one; with --repeat, the median of the\n"
+              "passes' gains); their peer and CPU columns are the naive variant's. CPU: seconds per GB the\n"
+              "engines sent, per million messages (Mmsg, 64 B) or round trips (Mrtt), set-up included;\n"
               "peer CPU: user and system time of the peer's processes per unit (on loopback the kernel's\n"
               "protocol work runs mostly in them), or of a FlexiNS peer's engines and applications.\n"
               "Engine RSS: peak VmHWM of one engine (counts the applications' registered memory it maps).")
