@@ -119,15 +119,17 @@ print(*(int(obj[k]) for k in sys.argv[2:]))' "$f" "${keys[@]}") || fail "cannot 
   assert_engine_alive "$addr"
 done
 
-# "    bw  =  1.23 GB/sec", "    latency  =  45.6 us", "    send_bw = ..."
+# "    bw  =  1.23 GB/sec", "    latency  =  45.6 us", "    send_bw = ...";
+# qperf groups thousands: "send_bw  =  1,000 MB/sec".
 python3 - "$LOG_DIR/qp.client.log" "$test_name $mode" "${#tests[@]}" <<'EOF' || fail "qperf: implausible or missing results (above)"
 import re, sys
 scale_bw = {"bytes/sec": 1, "KB/sec": 1e3, "MB/sec": 1e6, "GB/sec": 1e9, "TB/sec": 1e12}
 scale_lat = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "sec": 1.0}
 text = open(sys.argv[1]).read()
+NUMBER = r"([0-9][0-9,]*(?:\.[0-9]+)?)"
 figures, errors = [], []
-for name, value, unit in re.findall(r"^\s*(\w*bw|latency|msg_rate)\s*=\s*([0-9.]+)\s*(\S+)", text, re.M):
-    v = float(value)
+for name, value, unit in re.findall(r"^\s*(\w*bw|latency|msg_rate)\s*=\s*" + NUMBER + r"\s*(\S+)", text, re.M):
+    v = float(value.replace(",", ""))
     figures.append(f"{name} {value} {unit}")
     if name.endswith("bw"):
         bps = v * scale_bw.get(unit, float("nan")) * 8
@@ -141,8 +143,8 @@ for name, value, unit in re.findall(r"^\s*(\w*bw|latency|msg_rate)\s*=\s*([0-9.]
         errors.append(f"{name} = {value} {unit} is not > 0")
 # Per test: a receiver cannot get more than was sent (UD may get less).
 for block in re.split(r"^\w+:\s*$", text, flags=re.M)[1:]:
-    bw = {n: float(v) * scale_bw.get(u, float("nan"))
-          for n, v, u in re.findall(r"^\s*(send_bw|recv_bw)\s*=\s*([0-9.]+)\s*(\S+)", block, re.M)}
+    bw = {n: float(v.replace(",", "")) * scale_bw.get(u, float("nan"))
+          for n, v, u in re.findall(r"^\s*(send_bw|recv_bw)\s*=\s*" + NUMBER + r"\s*(\S+)", block, re.M)}
     if len(bw) == 2 and not bw["recv_bw"] <= 1.1 * bw["send_bw"]:
         errors.append(f"recv_bw {bw['recv_bw']:.3g} B/s exceeds send_bw {bw['send_bw']:.3g} B/s")
 tests_run = len(re.findall(r"^\w+:\s*$", text, re.M))

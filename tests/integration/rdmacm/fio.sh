@@ -22,7 +22,9 @@ start_engine "$ADDR_A"
 start_engine "$ADDR_B"
 
 port=$PORT_BASE
-common=(--ioengine=rdma --port="$port" --verb="$verb" --bs=64k --size="${size_mib}m")
+# --verify_state_save=0: fio would otherwise leave <job>-verify.state in the
+# directory it runs from.
+common=(--ioengine=rdma --port="$port" --verb="$verb" --bs=64k --size="${size_mib}m" --verify_state_save=0)
 # The server's depth bounds the client's (it offers that many buffers).
 server_extra=(--iodepth=16)
 client_extra=(--iodepth=4)
